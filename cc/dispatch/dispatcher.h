@@ -1,0 +1,56 @@
+// The one execution path. Every protocol adapter, gRPC included, calls handlers
+// through a Dispatcher, so the interceptor chain (auth, deadlines, limits,
+// metrics) and the error model behave the same whichever wire a call came in on.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "cc/codec/codec.h"
+#include "cc/dispatch/context.h"
+#include "cc/dispatch/handler_registry.h"
+#include "cc/dispatch/interceptor.h"
+#include "cc/dispatch/stream_io.h"
+
+namespace kei {
+
+class Dispatcher {
+ public:
+  Dispatcher() = default;
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  HandlerRegistry& registry() { return registry_; }
+  const HandlerRegistry& registry() const { return registry_; }
+  // Appends to the chain; call before serving.
+  void AddInterceptor(std::shared_ptr<Interceptor> interceptor) {
+    interceptors_.push_back(std::move(interceptor));
+  }
+
+  // Runs a unary call: interceptors, then the handler.
+  absl::Status Unary(const MethodHandler& method, Context& context,
+                     const google::protobuf::Message& request,
+                     google::protobuf::Message* response) const;
+  // Runs a streaming call of any kind over `io`.
+  absl::Status Stream(const MethodHandler& method, Context& context, StreamIO& io) const;
+
+  // For generic adapters: decodes `request` with `codec`, runs the unary call,
+  // and encodes the response into `response`.
+  absl::Status UnaryEncoded(const MethodHandler& method, Context& context,
+                            const Codec& codec, absl::string_view request,
+                            std::string* response) const;
+
+ private:
+  // Runs OnCallStart; on failure unwinds what started and returns the status.
+  absl::Status Start(const MethodInfo& method, Context& context, size_t* started) const;
+  void End(const MethodInfo& method, Context& context, size_t started,
+           const absl::Status& status) const;
+
+  HandlerRegistry registry_;
+  std::vector<std::shared_ptr<Interceptor>> interceptors_;
+};
+
+}  // namespace kei

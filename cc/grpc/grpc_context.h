@@ -1,0 +1,14 @@
+// Moves call state between gRPC's server context and kei::Context: metadata,
+// deadline, peer and mutual-TLS identity in; response metadata out as trailers.
+#pragma once
+
+#include "cc/dispatch/context.h"
+#include "grpcpp/server_context.h"
+
+namespace kei::grpc_glue {
+
+void InitContext(grpc::CallbackServerContext* server_context, Context* context);
+void SendResponseMetadata(const Context& context,
+                          grpc::CallbackServerContext* server_context);
+
+}  // namespace kei::grpc_glue

@@ -1,0 +1,103 @@
+#include "cc/server/server.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/codegen/service_type.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+
+namespace kei {
+
+Server::Server(ServerOptions options)
+    : options_(std::move(options)), metrics_(std::make_shared<MetricsInterceptor>()) {
+  // Outermost first: metrics see every outcome, auth runs before any limit is
+  // spent on an unauthenticated caller.
+  dispatcher_.AddInterceptor(metrics_);
+  dispatcher_.AddInterceptor(std::make_shared<AuthInterceptor>(options_.auth));
+  dispatcher_.AddInterceptor(std::make_shared<LimitsInterceptor>(options_.limits));
+}
+
+Server::~Server() { Shutdown(absl::ZeroDuration()); }
+
+absl::Status Server::AddService(ServiceBinding binding) {
+  if (grpc_server_) return absl::FailedPreconditionError("AddService after Start");
+  if (binding.descriptor == nullptr) return absl::InvalidArgumentError("binding without a service");
+  for (auto& method : binding.methods) {
+    if (auto s = dispatcher_.registry().Register(method); !s.ok()) return s;
+  }
+  bindings_.push_back(std::move(binding));
+  return absl::OkStatus();
+}
+
+void Server::AddInterceptor(std::shared_ptr<Interceptor> interceptor) {
+  dispatcher_.AddInterceptor(std::move(interceptor));
+}
+
+absl::Status Server::Start() {
+  if (grpc_server_) return absl::FailedPreconditionError("server already started");
+  auto credentials = MakeServerCredentials(options_.tls);
+  if (!credentials.ok()) return credentials.status();
+
+  grpc::EnableDefaultHealthCheckService(true);
+  if (options_.enable_reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.grpc_address, *credentials, &grpc_port_);
+  builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  builder.SetMaxSendMessageSize(options_.max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(options_.keepalive_time)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(options_.keepalive_timeout)));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  for (const auto& binding : bindings_) {
+    grpc_services_.push_back(binding.grpc_service(dispatcher_));
+    builder.RegisterService(grpc_services_.back().get());
+  }
+  grpc_server_ = builder.BuildAndStart();
+  if (!grpc_server_ || grpc_port_ == 0) {
+    grpc_server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options_.grpc_address,
+                     " (address in use, not local, or malformed)"));
+  }
+  auto* health = grpc_server_->GetHealthCheckService();
+  health->SetServingStatus(true);
+  for (const auto& binding : bindings_) {
+    health->SetServingStatus(binding.descriptor->full_name(), true);
+  }
+  return absl::OkStatus();
+}
+
+std::string Server::grpc_target() const {
+  std::string host = options_.grpc_address.substr(0, options_.grpc_address.rfind(':'));
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "[::]") host = "[::1]";
+  return absl::StrCat(host, ":", grpc_port_);
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  {
+    absl::MutexLock lock(&shutdown_mu_);
+    if (shut_down_ || !grpc_server_) return;
+    shut_down_ = true;
+  }
+  grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+}
+
+void Server::Wait() {
+  if (grpc_server_) grpc_server_->Wait();
+}
+
+std::vector<const google::protobuf::ServiceDescriptor*> Server::services() const {
+  std::vector<const google::protobuf::ServiceDescriptor*> out;
+  for (const auto& b : bindings_) out.push_back(b.descriptor);
+  return out;
+}
+
+}  // namespace kei

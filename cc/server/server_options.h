@@ -1,0 +1,31 @@
+// Everything that configures a kei::Server. keid fills this from its flags and
+// JSON config; tests and embedders fill it directly.
+#pragma once
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "cc/dispatch/limits_interceptor.h"
+#include "cc/security/auth_interceptor.h"
+#include "cc/security/tls_config.h"
+
+namespace kei {
+
+struct ServerOptions {
+  // host:port for the gRPC listener; port 0 picks a free port (see Server::grpc_port).
+  std::string grpc_address = "127.0.0.1:0";
+  ServerTlsConfig tls;
+  AuthOptions auth;
+  CallLimits limits;
+  // Largest message accepted or sent, in bytes.
+  int max_message_bytes = 4 * 1024 * 1024;
+  // How long Shutdown lets in-flight calls finish before cancelling them.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  // gRPC server reflection (grpc.reflection.v1alpha), used by keictl list and grpcurl.
+  bool enable_reflection = true;
+  // HTTP/2 keepalive pings to idle clients.
+  absl::Duration keepalive_time = absl::Minutes(2);
+  absl::Duration keepalive_timeout = absl::Seconds(20);
+};
+
+}  // namespace kei
