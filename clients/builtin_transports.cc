@@ -1,0 +1,19 @@
+// The protocols this build ships, by URL scheme. A new protocol adds its
+// transport file and one line here.
+#include "clients/grpc/grpc_transport.h"
+#include "clients/protocol_client_factory.h"
+
+namespace kei {
+
+void RegisterBuiltinTransports(ProtocolClientFactory& factory) {
+  auto grpc = [](const Endpoint& endpoint, const ClientConfig& config)
+      -> absl::StatusOr<std::shared_ptr<Transport>> {
+    auto transport = GrpcTransport::Create(endpoint, config);
+    if (!transport.ok()) return transport.status();
+    return std::shared_ptr<Transport>(*std::move(transport));
+  };
+  factory.RegisterScheme("grpc", Protocol::kGrpc, grpc);
+  factory.RegisterScheme("grpcs", Protocol::kGrpc, grpc);
+}
+
+}  // namespace kei

@@ -1,0 +1,163 @@
+#include "clients/grpc/grpc_transport.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "cc/status/grpc_mapping.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/impl/codegen/client_unary_call.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
+#include "grpcpp/impl/codegen/rpc_method.h"
+#include "grpcpp/impl/codegen/sync_stream.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace kei {
+namespace {
+
+using google::protobuf::Message;
+
+grpc::internal::RpcMethod::RpcType RpcTypeFor(StreamKind kind) {
+  switch (kind) {
+    case StreamKind::kUnary: return grpc::internal::RpcMethod::NORMAL_RPC;
+    case StreamKind::kServerStreaming: return grpc::internal::RpcMethod::SERVER_STREAMING;
+    case StreamKind::kClientStreaming: return grpc::internal::RpcMethod::CLIENT_STREAMING;
+    case StreamKind::kBidiStreaming: return grpc::internal::RpcMethod::BIDI_STREAMING;
+  }
+  return grpc::internal::RpcMethod::NORMAL_RPC;
+}
+
+std::optional<absl::Duration> PushbackFrom(const grpc::ClientContext& context) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find("grpc-retry-pushback-ms");
+  if (it == trailers.end()) return std::nullopt;
+  int64_t ms = 0;
+  if (!absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &ms)) {
+    return absl::Milliseconds(-1);  // malformed pushback means "do not retry"
+  }
+  return absl::Milliseconds(ms);
+}
+
+// The peer is only known once the call was put on a connection, so an empty
+// peer together with no server metadata means the request never left.
+bool ReachedServer(const grpc::ClientContext& context) {
+  return !context.peer().empty() || !context.GetServerInitialMetadata().empty() ||
+         !context.GetServerTrailingMetadata().empty();
+}
+
+class GrpcClientStream final : public ClientStream {
+ public:
+  GrpcClientStream(std::unique_ptr<grpc::ClientContext> context,
+                   std::unique_ptr<grpc::ClientReaderWriter<Message, Message>> stream)
+      : context_(std::move(context)), stream_(std::move(stream)) {}
+  bool Write(const Message& message) override { return stream_->Write(message); }
+  bool CloseSend() override { return stream_->WritesDone(); }
+  bool Read(Message* message) override { return stream_->Read(message); }
+  absl::Status Finish() override { return FromGrpcStatus(stream_->Finish()); }
+  void Cancel() override { context_->TryCancel(); }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<grpc::ClientReaderWriter<Message, Message>> stream_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<GrpcTransport>> GrpcTransport::Create(const Endpoint& endpoint,
+                                                                     ClientConfig config) {
+  if (endpoint.scheme != "grpc" && endpoint.scheme != "grpcs") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("gRPC transport needs grpc:// or grpcs://, got ", endpoint.scheme, "://"));
+  }
+  if (endpoint.tls) config.tls.enabled = true;
+  auto credentials = MakeChannelCredentials(config.tls);
+  if (!credentials.ok()) return credentials.status();
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(config.max_message_bytes);
+  args.SetMaxSendMessageSize(config.max_message_bytes);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(config.keepalive_time)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(config.keepalive_timeout)));
+  // Short reconnect backoff so a restarted server is found again quickly.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  if (!config.tls.server_name_override.empty()) {
+    args.SetSslTargetNameOverride(config.tls.server_name_override);
+  }
+  std::string target = endpoint.authority();
+  auto channel = grpc::CreateCustomChannel(target, *credentials, args);
+  return std::shared_ptr<GrpcTransport>(new GrpcTransport(
+      absl::StrCat(endpoint.scheme, "://", target), std::move(channel), std::move(config)));
+}
+
+GrpcTransport::GrpcTransport(std::string target, std::shared_ptr<grpc::Channel> channel,
+                             ClientConfig config)
+    : target_(std::move(target)), channel_(std::move(channel)), config_(std::move(config)) {}
+
+GrpcTransport::~GrpcTransport() = default;
+
+const grpc::internal::RpcMethod& GrpcTransport::RpcMethodFor(const MethodInfo& method) {
+  {
+    absl::ReaderMutexLock lock(&methods_mu_);
+    auto it = methods_.find(method.path);
+    if (it != methods_.end()) return *it->second;
+  }
+  absl::MutexLock lock(&methods_mu_);
+  auto& slot = methods_[method.path];
+  if (!slot) {
+    // The map owns the key string, whose buffer RpcMethod keeps a pointer to.
+    auto it = methods_.find(method.path);
+    slot = std::make_unique<grpc::internal::RpcMethod>(it->first.c_str(),
+                                                       RpcTypeFor(method.kind), channel_);
+  }
+  return *slot;
+}
+
+void GrpcTransport::PrepareContext(grpc::ClientContext* context,
+                                   const CallOptions& options) const {
+  absl::Time deadline = options.EffectiveDeadline();
+  if (deadline == absl::InfiniteFuture() &&
+      config_.default_timeout != absl::InfiniteDuration()) {
+    deadline = absl::Now() + config_.default_timeout;
+  }
+  if (deadline != absl::InfiniteFuture()) context->set_deadline(absl::ToChronoTime(deadline));
+  if (!config_.bearer_token.empty()) {
+    context->AddMetadata("authorization", absl::StrCat("Bearer ", config_.bearer_token));
+  }
+  if (!config_.api_key.empty()) context->AddMetadata(config_.api_key_header, config_.api_key);
+  for (const auto& [key, value] : config_.metadata) context->AddMetadata(key, value);
+  for (const auto& [key, value] : options.metadata) context->AddMetadata(key, value);
+}
+
+AttemptOutcome GrpcTransport::Unary(const MethodInfo& method, const Message& request,
+                                    Message* response, const CallOptions& options) {
+  grpc::ClientContext context;
+  PrepareContext(&context, options);
+  grpc::Status status = grpc::internal::BlockingUnaryCall<Message, Message>(
+      channel_.get(), RpcMethodFor(method), &context, request, response);
+  AttemptOutcome outcome;
+  outcome.status = FromGrpcStatus(status);
+  if (!status.ok()) {
+    outcome.reached_server = ReachedServer(context);
+    outcome.pushback = PushbackFrom(context);
+  }
+  return outcome;
+}
+
+absl::StatusOr<std::unique_ptr<ClientStream>> GrpcTransport::OpenStream(
+    const MethodInfo& method, const CallOptions& options) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  PrepareContext(context.get(), options);
+  // Every kind is a bidi stream on the wire; the reader-writer covers them all.
+  std::unique_ptr<grpc::ClientReaderWriter<Message, Message>> stream(
+      grpc::internal::ClientReaderWriterFactory<Message, Message>::Create(
+          channel_.get(), RpcMethodFor(method), context.get()));
+  return std::unique_ptr<ClientStream>(
+      new GrpcClientStream(std::move(context), std::move(stream)));
+}
+
+bool GrpcTransport::Available() const {
+  return channel_->GetState(false) != GRPC_CHANNEL_TRANSIENT_FAILURE;
+}
+
+}  // namespace kei

@@ -1,0 +1,57 @@
+// The one client interface: a Transport carries unary calls and streams of any
+// method, by its descriptor, over one protocol. Typed clients, the factory and
+// the UnifiedClient sit on top and never care which wire is underneath.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cc/registry/method_info.h"
+#include "cc/retry/retry_policy.h"
+#include "clients/call_options.h"
+#include "clients/protocol.h"
+#include "google/protobuf/message.h"
+
+namespace kei {
+
+// A client's side of a stream of any kind. Server streaming: Write the request,
+// CloseSend, then Read until false. Not thread-safe except Cancel.
+class ClientStream {
+ public:
+  virtual ~ClientStream() = default;
+  virtual bool Write(const google::protobuf::Message& message) = 0;
+  // Half-closes: no more writes.
+  virtual bool CloseSend() = 0;
+  // False at the end of the stream or on error; then call Finish.
+  virtual bool Read(google::protobuf::Message* message) = 0;
+  // The final status, once Read returned false.
+  virtual absl::Status Finish() = 0;
+  // Abandons the call; the server sees it cancelled.
+  virtual void Cancel() = 0;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual Protocol protocol() const = 0;
+  // Where it connects, e.g. "grpc://127.0.0.1:50051".
+  virtual std::string target() const = 0;
+
+  // One attempt of a unary call (no retries: see InvokeUnary). `response` must
+  // be of the method's output type (generated class or DynamicMessage).
+  virtual AttemptOutcome Unary(const MethodInfo& method,
+                               const google::protobuf::Message& request,
+                               google::protobuf::Message* response,
+                               const CallOptions& options) = 0;
+
+  virtual absl::StatusOr<std::unique_ptr<ClientStream>> OpenStream(
+      const MethodInfo& method, const CallOptions& options) = 0;
+
+  // False while the transport knows calls would fail (e.g. its connection is
+  // in transient failure); selectors try available transports first.
+  virtual bool Available() const { return true; }
+};
+
+}  // namespace kei

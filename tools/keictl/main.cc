@@ -1,0 +1,244 @@
+// keictl: the kit's command-line client, grpcurl-style. JSON in, JSON out, for
+// any method a server offers (compiled-in descriptors, --protoset files, or the
+// server's reflection service); a failed call exits non-zero with its code.
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "cc/codec/json_codec.h"
+#include "cc/registry/descriptor_registry.h"
+#include "cc/status/code_names.h"
+#include "clients/grpc/health_client.h"
+#include "clients/grpc/reflection_client.h"
+#include "clients/json_call.h"
+#include "clients/protocol_client_factory.h"
+
+namespace {
+
+constexpr char kUsage[] = R"(keictl - call KEI Kit (and any gRPC) servers from the command line.
+
+Usage:
+  keictl [flags] call   <target> <method> [JSON]   call a method; JSON request (default {})
+  keictl [flags] health <target> [service]         standard gRPC health check
+  keictl [flags] list   <target> [service]         services, or one service's methods (reflection)
+
+<target> is grpc://HOST:PORT, grpcs://HOST:PORT (TLS) or HOST:PORT.
+<method> is package.Service/Method (or package.Service.Method).
+Server-streaming methods print one JSON object per line; client and bidi streams
+take a JSON array of requests.
+
+Flags:
+  --token TOKEN        send "authorization: Bearer TOKEN"
+  --api-key KEY        send "x-api-key: KEY"
+  -H "KEY: VALUE"      extra metadata (repeatable)
+  --timeout-ms N       call deadline (default 30000)
+  --cacert FILE        CA bundle to verify the server (TLS)
+  --cert FILE          client certificate (mutual TLS)
+  --key FILE           client private key (mutual TLS)
+  --server-name NAME   expected name in the server certificate
+  --protoset FILE      descriptor set (protoc --descriptor_set_out --include_imports)
+  --compact            one-line JSON output
+  --help               this help
+
+Exit status: 0 on success, the canonical gRPC code number (1-16) when a call
+fails (e.g. 3 for INVALID_ARGUMENT, 14 for UNAVAILABLE), 64 for usage errors.
+)";
+
+constexpr int kUsageExit = 64;
+
+struct Options {
+  kei::ClientConfig config;
+  kei::CallOptions call;
+  std::vector<std::string> protosets;
+  bool compact = false;
+  std::vector<std::string> positional;
+};
+
+int Fail(const absl::Status& status) {
+  std::cerr << "ERROR: " << kei::StatusToString(status) << "\n";
+  int code = static_cast<int>(status.code());
+  return code == 0 ? 1 : code;
+}
+
+int Usage(const std::string& message) {
+  std::cerr << "keictl: " << message << "\n(see keictl --help)\n";
+  return kUsageExit;
+}
+
+std::string Render(const std::string& json, bool compact) {
+  if (compact) return json;
+  auto doc = nlohmann::json::parse(json, nullptr, false);
+  return doc.is_discarded() ? json : doc.dump(2);
+}
+
+// Finds the method: compiled in, from --protoset, or via server reflection.
+absl::StatusOr<kei::MethodInfo> ResolveMethod(const std::string& name,
+                                              std::shared_ptr<kei::Transport> transport,
+                                              const Options& options) {
+  auto& registry = kei::DescriptorRegistry::Default();
+  auto method = registry.FindMethod(name);
+  if (method.ok() || method.status().code() == absl::StatusCode::kInvalidArgument) return method;
+  std::string canonical = kei::CanonicalMethodName(name);
+  std::string service = canonical.substr(0, canonical.find('/'));
+  absl::Status reflected = kei::ReflectionClient(transport).LoadSymbol(service, registry, options.call);
+  if (!reflected.ok()) {
+    return absl::Status(reflected.code(),
+                        absl::StrCat("cannot resolve ", name, ": ", reflected.message(),
+                                     " (pass --protoset if the server has no reflection)"));
+  }
+  return registry.FindMethod(name);
+}
+
+int RunStream(kei::Transport& transport, const kei::MethodInfo& method,
+              const std::string& json_text, const Options& options) {
+  auto& registry = kei::DescriptorRegistry::Default();
+  auto doc = nlohmann::json::parse(json_text, nullptr, false);
+  if (doc.is_discarded()) return Fail(absl::InvalidArgumentError("request is not valid JSON"));
+  std::vector<nlohmann::json> requests;
+  if (method.kind == kei::StreamKind::kServerStreaming) {
+    requests.push_back(doc);
+  } else if (doc.is_array()) {
+    requests.assign(doc.begin(), doc.end());
+  } else {
+    requests.push_back(doc);
+  }
+  auto stream = transport.OpenStream(method, options.call);
+  if (!stream.ok()) return Fail(stream.status());
+  kei::JsonCodecOptions strict;
+  strict.reject_unknown_fields = true;
+  kei::JsonCodec in(strict), out;
+  for (const auto& r : requests) {
+    auto message = registry.NewMessage(method.descriptor->input_type());
+    if (auto s = in.Unmarshal(r.dump(), message.get()); !s.ok()) {
+      (*stream)->Cancel();
+      return Fail(s);
+    }
+    if (!(*stream)->Write(*message)) break;
+  }
+  (*stream)->CloseSend();
+  auto response = registry.NewMessage(method.descriptor->output_type());
+  while ((*stream)->Read(response.get())) {
+    std::string text;
+    (void)out.Marshal(*response, &text);
+    std::cout << text << std::endl;
+  }
+  absl::Status status = (*stream)->Finish();
+  return status.ok() ? 0 : Fail(status);
+}
+
+int Main(int argc, char** argv) {
+  Options options;
+  options.call.timeout = absl::Seconds(30);
+  std::string cacert, cert, key;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](std::string* out) {
+      if (i + 1 >= argc) return false;
+      *out = argv[++i];
+      return true;
+    };
+    std::string v;
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (arg == "--token") {
+      if (!value(&options.config.bearer_token)) return Usage("--token needs a value");
+    } else if (arg == "--api-key") {
+      if (!value(&options.config.api_key)) return Usage("--api-key needs a value");
+    } else if (arg == "-H") {
+      if (!value(&v) || v.find(':') == std::string::npos) return Usage("-H needs 'KEY: VALUE'");
+      std::string k = absl::AsciiStrToLower(v.substr(0, v.find(':')));
+      options.call.metadata.emplace(k, std::string(absl::StripAsciiWhitespace(v.substr(v.find(':') + 1))));
+    } else if (arg == "--timeout-ms") {
+      int64_t ms = 0;
+      if (!value(&v) || !absl::SimpleAtoi(v, &ms) || ms <= 0) return Usage("--timeout-ms needs a positive integer");
+      options.call.timeout = absl::Milliseconds(ms);
+    } else if (arg == "--cacert") {
+      if (!value(&cacert)) return Usage("--cacert needs a file");
+    } else if (arg == "--cert") {
+      if (!value(&cert)) return Usage("--cert needs a file");
+    } else if (arg == "--key") {
+      if (!value(&key)) return Usage("--key needs a file");
+    } else if (arg == "--server-name") {
+      if (!value(&options.config.tls.server_name_override)) return Usage("--server-name needs a value");
+    } else if (arg == "--protoset") {
+      if (!value(&v)) return Usage("--protoset needs a file");
+      options.protosets.push_back(v);
+    } else if (arg == "--compact") {
+      options.compact = true;
+    } else if (absl::StartsWith(arg, "-") && arg != "-") {
+      return Usage(absl::StrCat("unknown flag ", arg));
+    } else {
+      options.positional.push_back(arg);
+    }
+  }
+  options.config.tls.ca_file = cacert;
+  options.config.tls.cert_file = cert;
+  options.config.tls.key_file = key;
+  options.config.retry = kei::RetryPolicy::None();
+  if (options.positional.size() < 2) return Usage("expected a command and a target");
+  const std::string& command = options.positional[0];
+  const std::string& target = options.positional[1];
+
+  for (const auto& file : options.protosets) {
+    if (auto s = kei::DescriptorRegistry::Default().LoadDescriptorSetFile(file); !s.ok()) return Fail(s);
+  }
+  auto transport = kei::ProtocolClientFactory::Default().CreateTransport(target, options.config);
+  if (!transport.ok()) return Usage(std::string(transport.status().message()));
+
+  if (command == "call") {
+    if (options.positional.size() < 3 || options.positional.size() > 4) {
+      return Usage("call needs <target> <method> [JSON]");
+    }
+    std::string json = options.positional.size() == 4 ? options.positional[3] : "{}";
+    auto method = ResolveMethod(options.positional[2], *transport, options);
+    if (!method.ok()) return Fail(method.status());
+    if (method->kind != kei::StreamKind::kUnary) return RunStream(**transport, *method, json, options);
+    auto result = kei::CallUnaryJson(**transport, kei::DescriptorRegistry::Default(),
+                                     method->full_name, json, options.call,
+                                     options.config.retry);
+    if (!result.ok()) return Fail(result.status());
+    std::cout << Render(*result, options.compact) << std::endl;
+    return 0;
+  }
+  if (command == "health") {
+    std::string service = options.positional.size() > 2 ? options.positional[2] : "";
+    auto status = kei::CheckHealth(**transport, service, options.call);
+    if (!status.ok()) return Fail(status.status());
+    std::cout << *status << std::endl;
+    return *status == "SERVING" ? 0 : static_cast<int>(absl::StatusCode::kUnavailable);
+  }
+  if (command == "list") {
+    kei::ReflectionClient reflection(*transport);
+    if (options.positional.size() > 2) {
+      const std::string& service_name = options.positional[2];
+      auto& registry = kei::DescriptorRegistry::Default();
+      if (registry.FindService(service_name) == nullptr) {
+        if (auto s = reflection.LoadSymbol(service_name, registry, options.call); !s.ok()) return Fail(s);
+      }
+      const auto* service = registry.FindService(service_name);
+      if (service == nullptr) return Fail(absl::NotFoundError(absl::StrCat("no service ", service_name)));
+      for (int i = 0; i < service->method_count(); ++i) {
+        auto info = kei::MethodInfo::FromDescriptor(service->method(i));
+        std::cout << info.full_name << " (" << kei::StreamKindName(info.kind) << ")\n";
+      }
+      return 0;
+    }
+    auto services = reflection.ListServices(options.call);
+    if (!services.ok()) return Fail(services.status());
+    for (const auto& s : *services) std::cout << s << "\n";
+    return 0;
+  }
+  return Usage(absl::StrCat("unknown command '", command, "'"));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return Main(argc, argv); }

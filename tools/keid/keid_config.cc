@@ -1,0 +1,353 @@
+#include "tools/keid/keid_config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "cc/security/tls_config.h"
+
+namespace kei::keid {
+
+using nlohmann::json;
+
+const char kEmbeddedDefaults[] = R"({
+  "grpc": {
+    "address": "127.0.0.1:50051",
+    "max_message_bytes": 4194304,
+    "reflection": true
+  },
+  "tls": {
+    "cert_file": "",
+    "key_file": "",
+    "client_ca_file": "",
+    "require_client_cert": false
+  },
+  "auth": {
+    "bearer_tokens": {},
+    "api_keys": {},
+    "api_key_header": "x-api-key",
+    "accept_client_certificates": false
+  },
+  "limits": {
+    "max_concurrent_calls": 10000,
+    "default_timeout_ms": 0,
+    "max_timeout_ms": 0
+  },
+  "shutdown_grace_ms": 10000,
+  "agent": {
+    "event_capacity": 10000
+  },
+  "log_level": "info"
+})";
+
+const char kUsage[] = R"(keid - the KEI Kit server: serves the KEI agent service over gRPC.
+
+Usage: keid [flags]
+
+Configuration comes from embedded defaults, then --config FILE (JSON), then flags.
+
+Flags:
+  --config FILE             JSON config file (see --print-config for every key)
+  --grpc-address HOST:PORT  gRPC listen address (default 127.0.0.1:50051; port 0 = any free port)
+  --tls-cert FILE           PEM server certificate chain (enables TLS)
+  --tls-key FILE            PEM server private key
+  --tls-client-ca FILE      PEM CA bundle for verifying client certificates (mutual TLS)
+  --require-client-cert     refuse clients without a valid certificate
+  --auth-token TOKEN[=WHO]  accept "authorization: Bearer TOKEN" (repeatable); enables auth
+  --api-key KEY[=WHO]       accept "x-api-key: KEY" (repeatable); enables auth
+  --max-message-bytes N     largest message accepted or sent
+  --max-concurrent-calls N  calls in flight before RESOURCE_EXHAUSTED (0 = unbounded)
+  --shutdown-grace-ms N     how long SIGTERM lets in-flight calls finish
+  --log-level LEVEL         error, warn, info or debug
+  --print-config            print the effective configuration as JSON and exit
+  --help                    print this help and exit
+  --version                 print the version and exit
+
+On start keid prints "listening grpc://HOST:PORT" on stdout; logs go to stderr.
+SIGTERM or SIGINT drains in-flight calls (up to the grace period) and exits 0.
+)";
+
+namespace {
+
+// Walks a JSON object, rejecting keys the schema does not know.
+class Reader {
+ public:
+  Reader(const json& object, std::string path) : object_(object), path_(std::move(path)) {}
+
+  absl::Status CheckKeys(std::initializer_list<const char*> known) const {
+    if (!object_.is_object()) return absl::InvalidArgumentError(absl::StrCat(Name(""), "must be an object"));
+    for (const auto& [key, _] : object_.items()) {
+      bool ok = false;
+      for (const char* k : known) ok = ok || key == k;
+      if (!ok) return absl::InvalidArgumentError(absl::StrCat("config: unknown key '", Join(key), "'"));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status String(const char* key, std::string* out) const {
+    if (!object_.contains(key)) return absl::OkStatus();
+    const json& v = object_.at(key);
+    if (!v.is_string()) return TypeError(key, "a string");
+    *out = v.get<std::string>();
+    return absl::OkStatus();
+  }
+  absl::Status Bool(const char* key, bool* out) const {
+    if (!object_.contains(key)) return absl::OkStatus();
+    const json& v = object_.at(key);
+    if (!v.is_boolean()) return TypeError(key, "true or false");
+    *out = v.get<bool>();
+    return absl::OkStatus();
+  }
+  absl::Status Int(const char* key, int64_t min, int64_t max, int64_t* out) const {
+    if (!object_.contains(key)) return absl::OkStatus();
+    const json& v = object_.at(key);
+    if (!v.is_number_integer()) return TypeError(key, "an integer");
+    int64_t n = v.get<int64_t>();
+    if (n < min || n > max) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config: '", Join(key), "' must be between ", min, " and ", max));
+    }
+    *out = n;
+    return absl::OkStatus();
+  }
+  absl::Status StringMap(const char* key, std::map<std::string, std::string>* out) const {
+    if (!object_.contains(key)) return absl::OkStatus();
+    const json& v = object_.at(key);
+    if (!v.is_object()) return TypeError(key, "an object of strings");
+    out->clear();
+    for (const auto& [k, value] : v.items()) {
+      if (!value.is_string() || k.empty()) return TypeError(key, "an object of non-empty keys to strings");
+      (*out)[k] = value.get<std::string>();
+    }
+    return absl::OkStatus();
+  }
+  bool Has(const char* key) const { return object_.contains(key); }
+  Reader Child(const char* key) const { return Reader(object_.at(key), Join(key)); }
+
+ private:
+  std::string Join(const std::string& key) const { return path_.empty() ? key : absl::StrCat(path_, ".", key); }
+  std::string Name(const std::string& key) const { return absl::StrCat("config: '", path_.empty() ? "(top)" : path_, "' "); }
+  absl::Status TypeError(const char* key, const char* what) const {
+    return absl::InvalidArgumentError(absl::StrCat("config: '", Join(key), "' must be ", what));
+  }
+  const json& object_;
+  std::string path_;
+};
+
+#define KEI_RETURN_IF_ERROR(expr)        \
+  do {                                   \
+    absl::Status _s = (expr);            \
+    if (!_s.ok()) return _s;             \
+  } while (0)
+
+absl::Duration MillisOrInfinite(int64_t ms) {
+  return ms == 0 ? absl::InfiniteDuration() : absl::Milliseconds(ms);
+}
+
+// "TOKEN=WHO" or "TOKEN" (subject defaults to "token-N").
+void AddCredential(const std::string& value, std::map<std::string, std::string>* into,
+                   const char* prefix) {
+  std::pair<std::string, std::string> kv = absl::StrSplit(value, absl::MaxSplits('=', 1));
+  if (kv.second.empty()) kv.second = absl::StrCat(prefix, "-", into->size() + 1);
+  (*into)[kv.first] = kv.second;
+}
+
+}  // namespace
+
+absl::Status ApplyJsonConfig(absl::string_view text, KeidConfig* config) {
+  json document = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (document.is_discarded()) return absl::InvalidArgumentError("config: not valid JSON");
+  Reader top(document, "");
+  KEI_RETURN_IF_ERROR(top.CheckKeys({"grpc", "tls", "auth", "limits", "shutdown_grace_ms",
+                                     "agent", "log_level"}));
+  ServerOptions& s = config->server;
+  if (top.Has("grpc")) {
+    Reader grpc = top.Child("grpc");
+    KEI_RETURN_IF_ERROR(grpc.CheckKeys({"address", "max_message_bytes", "reflection"}));
+    KEI_RETURN_IF_ERROR(grpc.String("address", &s.grpc_address));
+    int64_t max_bytes = s.max_message_bytes;
+    KEI_RETURN_IF_ERROR(grpc.Int("max_message_bytes", 1024, 1 << 30, &max_bytes));
+    s.max_message_bytes = static_cast<int>(max_bytes);
+    KEI_RETURN_IF_ERROR(grpc.Bool("reflection", &s.enable_reflection));
+  }
+  if (top.Has("tls")) {
+    Reader tls = top.Child("tls");
+    KEI_RETURN_IF_ERROR(tls.CheckKeys({"cert_file", "key_file", "client_ca_file", "require_client_cert"}));
+    KEI_RETURN_IF_ERROR(tls.String("cert_file", &s.tls.cert_file));
+    KEI_RETURN_IF_ERROR(tls.String("key_file", &s.tls.key_file));
+    KEI_RETURN_IF_ERROR(tls.String("client_ca_file", &s.tls.client_ca_file));
+    KEI_RETURN_IF_ERROR(tls.Bool("require_client_cert", &s.tls.require_client_cert));
+  }
+  if (top.Has("auth")) {
+    Reader auth = top.Child("auth");
+    KEI_RETURN_IF_ERROR(auth.CheckKeys({"bearer_tokens", "api_keys", "api_key_header",
+                                        "accept_client_certificates"}));
+    KEI_RETURN_IF_ERROR(auth.StringMap("bearer_tokens", &s.auth.bearer_tokens));
+    KEI_RETURN_IF_ERROR(auth.StringMap("api_keys", &s.auth.api_keys));
+    KEI_RETURN_IF_ERROR(auth.String("api_key_header", &s.auth.api_key_header));
+    KEI_RETURN_IF_ERROR(auth.Bool("accept_client_certificates", &s.auth.accept_client_certificates));
+  }
+  if (top.Has("limits")) {
+    Reader limits = top.Child("limits");
+    KEI_RETURN_IF_ERROR(limits.CheckKeys({"max_concurrent_calls", "default_timeout_ms", "max_timeout_ms"}));
+    int64_t calls = s.limits.max_concurrent_calls;
+    KEI_RETURN_IF_ERROR(limits.Int("max_concurrent_calls", 0, 1000000, &calls));
+    s.limits.max_concurrent_calls = static_cast<int>(calls);
+    int64_t ms = 0;
+    if (limits.Has("default_timeout_ms")) {
+      KEI_RETURN_IF_ERROR(limits.Int("default_timeout_ms", 0, 86400000, &ms));
+      s.limits.default_deadline = MillisOrInfinite(ms);
+    }
+    if (limits.Has("max_timeout_ms")) {
+      KEI_RETURN_IF_ERROR(limits.Int("max_timeout_ms", 0, 86400000, &ms));
+      s.limits.max_deadline = MillisOrInfinite(ms);
+    }
+  }
+  int64_t grace = absl::ToInt64Milliseconds(s.shutdown_grace);
+  KEI_RETURN_IF_ERROR(top.Int("shutdown_grace_ms", 0, 3600000, &grace));
+  s.shutdown_grace = absl::Milliseconds(grace);
+  if (top.Has("agent")) {
+    Reader agent = top.Child("agent");
+    KEI_RETURN_IF_ERROR(agent.CheckKeys({"event_capacity"}));
+    int64_t capacity = config->agent_event_capacity;
+    KEI_RETURN_IF_ERROR(agent.Int("event_capacity", 1, 10000000, &capacity));
+    config->agent_event_capacity = static_cast<int>(capacity);
+  }
+  KEI_RETURN_IF_ERROR(top.String("log_level", &config->log_level));
+  if (config->log_level != "error" && config->log_level != "warn" &&
+      config->log_level != "info" && config->log_level != "debug") {
+    return absl::InvalidArgumentError("config: 'log_level' must be error, warn, info or debug");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KeidConfig> ParseCommandLine(const std::vector<std::string>& args,
+                                            bool* exit_now, std::string* output) {
+  *exit_now = false;
+  KeidConfig config;
+  KEI_RETURN_IF_ERROR(ApplyJsonConfig(kEmbeddedDefaults, &config));
+  // The config file first, so flags override it wherever they appear.
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" || absl::StartsWith(args[i], "--config=")) {
+      std::string path = args[i] == "--config" ? (i + 1 < args.size() ? args[i + 1] : "")
+                                               : args[i].substr(9);
+      if (path.empty()) return absl::InvalidArgumentError("--config needs a file");
+      auto text = ReadFileToString(path);
+      if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat("--config: ", text.status().message()));
+      auto s = ApplyJsonConfig(*text, &config);
+      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
+    }
+  }
+  bool print_config = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::string value;
+    bool has_inline = false;
+    if (auto eq = flag.find('='); absl::StartsWith(flag, "--") && eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+      has_inline = true;
+    }
+    auto take = [&](std::string* out) -> absl::Status {
+      if (has_inline) { *out = value; return absl::OkStatus(); }
+      if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat(flag, " needs a value"));
+      *out = args[++i];
+      return absl::OkStatus();
+    };
+    auto take_int = [&](int64_t min, int64_t max, int64_t* out) -> absl::Status {
+      std::string text;
+      KEI_RETURN_IF_ERROR(take(&text));
+      if (!absl::SimpleAtoi(text, out) || *out < min || *out > max) {
+        return absl::InvalidArgumentError(absl::StrCat(flag, ": '", text, "' is not an integer in [", min, ", ", max, "]"));
+      }
+      return absl::OkStatus();
+    };
+    ServerOptions& s = config.server;
+    std::string text;
+    int64_t n = 0;
+    if (flag == "--help" || flag == "-h") {
+      *exit_now = true;
+      *output = kUsage;
+      return config;
+    } else if (flag == "--version") {
+      *exit_now = true;
+      *output = "keid 0.1.0\n";
+      return config;
+    } else if (flag == "--config") {
+      KEI_RETURN_IF_ERROR(take(&text));  // applied above
+    } else if (flag == "--grpc-address") {
+      KEI_RETURN_IF_ERROR(take(&s.grpc_address));
+    } else if (flag == "--tls-cert") {
+      KEI_RETURN_IF_ERROR(take(&s.tls.cert_file));
+    } else if (flag == "--tls-key") {
+      KEI_RETURN_IF_ERROR(take(&s.tls.key_file));
+    } else if (flag == "--tls-client-ca") {
+      KEI_RETURN_IF_ERROR(take(&s.tls.client_ca_file));
+    } else if (flag == "--require-client-cert") {
+      s.tls.require_client_cert = true;
+    } else if (flag == "--auth-token") {
+      KEI_RETURN_IF_ERROR(take(&text));
+      AddCredential(text, &s.auth.bearer_tokens, "token");
+    } else if (flag == "--api-key") {
+      KEI_RETURN_IF_ERROR(take(&text));
+      AddCredential(text, &s.auth.api_keys, "key");
+    } else if (flag == "--max-message-bytes") {
+      KEI_RETURN_IF_ERROR(take_int(1024, 1 << 30, &n));
+      s.max_message_bytes = static_cast<int>(n);
+    } else if (flag == "--max-concurrent-calls") {
+      KEI_RETURN_IF_ERROR(take_int(0, 1000000, &n));
+      s.limits.max_concurrent_calls = static_cast<int>(n);
+    } else if (flag == "--shutdown-grace-ms") {
+      KEI_RETURN_IF_ERROR(take_int(0, 3600000, &n));
+      s.shutdown_grace = absl::Milliseconds(n);
+    } else if (flag == "--log-level") {
+      KEI_RETURN_IF_ERROR(take(&text));
+      KEI_RETURN_IF_ERROR(ApplyJsonConfig(json{{"log_level", text}}.dump(), &config));
+    } else if (flag == "--print-config") {
+      print_config = true;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag '", args[i], "' (see keid --help)"));
+    }
+  }
+  if (config.server.tls.require_client_cert && config.server.tls.client_ca_file.empty()) {
+    return absl::InvalidArgumentError("--require-client-cert needs --tls-client-ca");
+  }
+  if (print_config) {
+    *exit_now = true;
+    *output = ConfigToJson(config) + "\n";
+  }
+  return config;
+}
+
+std::string ConfigToJson(const KeidConfig& config) {
+  const ServerOptions& s = config.server;
+  auto redact = [](const std::map<std::string, std::string>& m) {
+    json out = json::object();
+    for (const auto& [_, subject] : m) out[absl::StrCat("<redacted:", subject, ">")] = subject;
+    return out;
+  };
+  auto ms = [](absl::Duration d) -> int64_t {
+    return d == absl::InfiniteDuration() ? 0 : absl::ToInt64Milliseconds(d);
+  };
+  json out = {
+      {"grpc", {{"address", s.grpc_address}, {"max_message_bytes", s.max_message_bytes},
+                {"reflection", s.enable_reflection}}},
+      {"tls", {{"cert_file", s.tls.cert_file}, {"key_file", s.tls.key_file},
+               {"client_ca_file", s.tls.client_ca_file},
+               {"require_client_cert", s.tls.require_client_cert}}},
+      {"auth", {{"bearer_tokens", redact(s.auth.bearer_tokens)},
+                {"api_keys", redact(s.auth.api_keys)},
+                {"api_key_header", s.auth.api_key_header},
+                {"accept_client_certificates", s.auth.accept_client_certificates}}},
+      {"limits", {{"max_concurrent_calls", s.limits.max_concurrent_calls},
+                  {"default_timeout_ms", ms(s.limits.default_deadline)},
+                  {"max_timeout_ms", ms(s.limits.max_deadline)}}},
+      {"shutdown_grace_ms", ms(s.shutdown_grace)},
+      {"agent", {{"event_capacity", config.agent_event_capacity}}},
+      {"log_level", config.log_level},
+  };
+  return out.dump(2);
+}
+
+}  // namespace kei::keid
