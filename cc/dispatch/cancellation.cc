@@ -1,5 +1,6 @@
 #include "cc/dispatch/cancellation.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace kei {
@@ -16,13 +17,31 @@ void CancellationToken::Cancel() const {
   for (auto& cb : callbacks) cb();
 }
 
+bool CancellationToken::IsCancelled() const {
+  if (state_->cancelled.load(std::memory_order_acquire)) return true;
+  if (state_->probe && state_->probe()) {
+    Cancel();
+    return true;
+  }
+  return false;
+}
+
 bool CancellationToken::WaitUntil(absl::Time deadline) const {
-  absl::MutexLock lock(&state_->mu);
+  // How often a probe is asked while waiting.
+  constexpr absl::Duration kProbeInterval = absl::Milliseconds(10);
   auto cancelled = [s = state_.get()] {
     return s->cancelled.load(std::memory_order_acquire);
   };
-  state_->mu.AwaitWithDeadline(absl::Condition(&cancelled), deadline);
-  return cancelled();
+  while (true) {
+    absl::Time until = state_->probe ? std::min(deadline, absl::Now() + kProbeInterval)
+                                     : deadline;
+    {
+      absl::MutexLock lock(&state_->mu);
+      if (state_->mu.AwaitWithDeadline(absl::Condition(&cancelled), until)) return true;
+    }
+    if (IsCancelled()) return true;
+    if (absl::Now() >= deadline) return false;
+  }
 }
 
 void CancellationToken::OnCancel(std::function<void()> callback) const {

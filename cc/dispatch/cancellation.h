@@ -18,20 +18,25 @@ class CancellationToken {
 
   // Marks the call cancelled and runs every callback once. Idempotent.
   void Cancel() const;
-  bool IsCancelled() const {
-    return state_->cancelled.load(std::memory_order_acquire);
-  }
+  bool IsCancelled() const;
   // Waits until cancelled or `deadline`; true if cancelled.
   bool WaitUntil(absl::Time deadline) const;
   // Runs `callback` on cancellation (at once if already cancelled). Callbacks
   // must be quick; they run on the cancelling thread.
   void OnCancel(std::function<void()> callback) const;
 
+  // For transports that learn of cancellation only when asked (a gRPC unary
+  // handler runs before its reactor is bound, so no cancel notification can
+  // reach it): IsCancelled and WaitUntil also consult `probe`, and a probe that
+  // reports cancellation triggers Cancel(). Set it before the handler runs.
+  void SetProbe(std::function<bool()> probe) const { state_->probe = std::move(probe); }
+
  private:
   struct State {
     std::atomic<bool> cancelled{false};
     absl::Mutex mu;
     std::vector<std::function<void()>> callbacks;
+    std::function<bool()> probe;
   };
   std::shared_ptr<State> state_;
 };

@@ -24,6 +24,9 @@ class UnaryReactor final : public grpc::ServerUnaryReactor {
   explicit UnaryReactor(grpc::CallbackServerContext* server_context)
       : server_context_(server_context) {
     InitContext(server_context, &context_);
+    // The handler runs before this reactor is returned to gRPC, so OnCancel
+    // cannot reach it meanwhile; the handler's cancellation checks ask gRPC.
+    context_.cancellation().SetProbe([server_context] { return server_context->IsCancelled(); });
   }
   Context& context() { return context_; }
   void Complete(const absl::Status& status) {

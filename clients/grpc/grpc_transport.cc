@@ -37,11 +37,18 @@ std::optional<absl::Duration> PushbackFrom(const grpc::ClientContext& context) {
   return absl::Milliseconds(ms);
 }
 
-// The peer is only known once the call was put on a connection, so an empty
-// peer together with no server metadata means the request never left.
-bool ReachedServer(const grpc::ClientContext& context) {
-  return !context.peer().empty() || !context.GetServerInitialMetadata().empty() ||
-         !context.GetServerTrailingMetadata().empty();
+// A call that failed UNAVAILABLE without any server metadata, on a channel
+// that was not connected before the call and is still not connected after it,
+// failed to connect: the request never left. A server's own UNAVAILABLE
+// answer leaves the channel READY; a server that died mid-call on a channel
+// that was READY counts as reached (unsure means reached).
+bool ReachedServer(const grpc::ClientContext& context, grpc_connectivity_state before,
+                   grpc_connectivity_state after) {
+  if (!context.GetServerInitialMetadata().empty() ||
+      !context.GetServerTrailingMetadata().empty()) {
+    return true;
+  }
+  return before == GRPC_CHANNEL_READY || after == GRPC_CHANNEL_READY;
 }
 
 class GrpcClientStream final : public ClientStream {
@@ -133,12 +140,15 @@ AttemptOutcome GrpcTransport::Unary(const MethodInfo& method, const Message& req
                                     Message* response, const CallOptions& options) {
   grpc::ClientContext context;
   PrepareContext(&context, options);
+  grpc_connectivity_state before = channel_->GetState(false);
   grpc::Status status = grpc::internal::BlockingUnaryCall<Message, Message>(
       channel_.get(), RpcMethodFor(method), &context, request, response);
   AttemptOutcome outcome;
   outcome.status = FromGrpcStatus(status);
   if (!status.ok()) {
-    outcome.reached_server = ReachedServer(context);
+    outcome.reached_server =
+        status.error_code() != grpc::StatusCode::UNAVAILABLE ||
+        ReachedServer(context, before, channel_->GetState(false));
     outcome.pushback = PushbackFrom(context);
   }
   return outcome;

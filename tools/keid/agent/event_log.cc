@@ -1,0 +1,142 @@
+// Implementation of the agent's bounded, followable event log.
+#include "tools/keid/agent/event_log.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/time/clock.h"
+
+namespace kei::agent {
+namespace {
+
+// Events handed to a follower per lock acquisition.
+constexpr size_t kFollowBatch = 256;
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t nanos = absl::ToUnixNanos(t);
+  int64_t seconds = nanos / 1000000000;
+  int64_t rem = nanos % 1000000000;
+  if (rem < 0) {
+    rem += 1000000000;
+    --seconds;
+  }
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(rem));
+}
+
+}  // namespace
+
+EventLog::EventLog(EventLogOptions options)
+    : options_([&] {
+        options.max_events = std::max<size_t>(options.max_events, 1);
+        return options;
+      }()),
+      state_(std::make_shared<State>()) {}
+
+v1::AgentEvent EventLog::Append(v1::EventKind kind, std::string subject,
+                                std::string summary,
+                                std::map<std::string, std::string> attributes) {
+  v1::AgentEvent event;
+  event.set_kind(kind);
+  event.set_subject(std::move(subject));
+  event.set_summary(std::move(summary));
+  for (auto& [key, value] : attributes) {
+    (*event.mutable_attributes())[key] = std::move(value);
+  }
+
+  absl::MutexLock publish_lock(&publish_mu_);
+  {
+    State& s = *state_;
+    absl::MutexLock lock(&s.mu);
+    event.set_sequence(++s.last_sequence);
+    SetTimestamp(absl::Now(), event.mutable_time());
+    s.bytes += event.ByteSizeLong();
+    s.events.push_back(event);
+    while (s.events.size() > 1 && (s.events.size() > options_.max_events ||
+                                   s.bytes > options_.max_bytes)) {
+      s.bytes -= std::min(s.bytes, s.events.front().ByteSizeLong());
+      s.events.pop_front();
+    }
+    // Releasing the lock re-evaluates the conditions Follow waits on.
+  }
+  if (publisher_) publisher_(event);
+  return event;
+}
+
+std::vector<v1::AgentEvent> EventLog::ReadAfter(uint64_t after_sequence,
+                                                size_t limit) const {
+  std::vector<v1::AgentEvent> out;
+  State& s = *state_;
+  absl::MutexLock lock(&s.mu);
+  if (s.events.empty() || after_sequence >= s.last_sequence) return out;
+  const uint64_t first = s.events.front().sequence();
+  size_t start = after_sequence < first ? 0 : after_sequence - first + 1;
+  size_t count = s.events.size() - start;
+  if (limit != 0) count = std::min(count, limit);
+  out.reserve(count);
+  for (size_t i = start; i < start + count; ++i) out.push_back(s.events[i]);
+  return out;
+}
+
+absl::Status EventLog::Follow(
+    uint64_t after_sequence, absl::Time deadline,
+    const CancellationToken& cancellation,
+    const std::function<bool(const v1::AgentEvent&)>& on_event) const {
+  // Wake our wait when the call is cancelled: taking and releasing the mutex
+  // makes absl::Mutex re-evaluate the waiters' conditions. The callback holds
+  // only a weak reference, so it is harmless after the log is gone.
+  std::weak_ptr<State> weak = state_;
+  cancellation.OnCancel([weak] {
+    if (auto s = weak.lock()) absl::MutexLock lock(&s->mu);
+  });
+
+  uint64_t cursor = after_sequence;
+  while (true) {
+    if (cancellation.IsCancelled()) {
+      return absl::CancelledError("watch cancelled");
+    }
+    {
+      State& s = *state_;
+      absl::MutexLock lock(&s.mu);
+      auto ready = [&] {
+        return s.last_sequence > cursor || cancellation.IsCancelled();
+      };
+      s.mu.AwaitWithDeadline(absl::Condition(&ready), deadline);
+      if (cancellation.IsCancelled()) {
+        return absl::CancelledError("watch cancelled");
+      }
+      if (s.last_sequence <= cursor) {
+        return absl::DeadlineExceededError("deadline exceeded while waiting for events");
+      }
+    }
+    for (const v1::AgentEvent& event : ReadAfter(cursor, kFollowBatch)) {
+      cursor = event.sequence();
+      if (!on_event(event)) return absl::OkStatus();
+      if (cancellation.IsCancelled()) {
+        return absl::CancelledError("watch cancelled");
+      }
+    }
+  }
+}
+
+uint64_t EventLog::last_sequence() const {
+  absl::MutexLock lock(&state_->mu);
+  return state_->last_sequence;
+}
+
+uint64_t EventLog::first_sequence() const {
+  absl::MutexLock lock(&state_->mu);
+  return state_->events.empty() ? 0 : state_->events.front().sequence();
+}
+
+size_t EventLog::size() const {
+  absl::MutexLock lock(&state_->mu);
+  return state_->events.size();
+}
+
+void EventLog::set_publisher(Publisher publisher) {
+  absl::MutexLock lock(&publish_mu_);
+  publisher_ = std::move(publisher);
+}
+
+}  // namespace kei::agent

@@ -1,0 +1,97 @@
+// The agent's event log: an in-memory, bounded, append-only record of every
+// plan created, action run and observation recorded. Watch streams from it, and
+// a publisher seam lets keid forward each event to the bus topic
+// kei.agent.v1.events.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "cc/dispatch/cancellation.h"
+#include "kei/agent/v1/agent.pb.h"
+
+namespace kei::agent {
+
+// The bus subject events are published on (see agent.proto's topics option).
+inline constexpr char kEventsTopic[] = "kei.agent.v1.events";
+
+struct EventLogOptions {
+  // Events retained; the oldest are dropped beyond this. At least 1.
+  size_t max_events = 10000;
+  // Approximate bytes retained (serialized event sizes); the oldest events are
+  // dropped beyond this, though the newest event is always kept.
+  size_t max_bytes = 64 << 20;
+};
+
+// Thread-safe. Sequence numbers start at 1 and increase by one per event, so
+// the retained events always form one contiguous range.
+class EventLog {
+ public:
+  using Publisher = std::function<void(const v1::AgentEvent&)>;
+
+  explicit EventLog(EventLogOptions options = {});
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  // Appends an event stamped with the next sequence number and the current
+  // time, wakes followers, hands it to the publisher and returns it.
+  v1::AgentEvent Append(v1::EventKind kind, std::string subject,
+                        std::string summary,
+                        std::map<std::string, std::string> attributes = {});
+
+  // Retained events with sequence > after_sequence, oldest first; at most
+  // `limit` of them (0 = no limit).
+  std::vector<v1::AgentEvent> ReadAfter(uint64_t after_sequence,
+                                        size_t limit = 0) const;
+
+  // Delivers every event with sequence > after_sequence to `on_event`, first
+  // the retained ones and then live ones as they are appended, in order.
+  // `on_event` runs on the calling thread without the log's lock held. Events
+  // dropped before a slow follower reached them are skipped. Returns
+  //   OK                 when `on_event` returned false,
+  //   CANCELLED          as soon as `cancellation` is cancelled,
+  //   DEADLINE_EXCEEDED  when `deadline` passes while waiting.
+  absl::Status Follow(uint64_t after_sequence, absl::Time deadline,
+                      const CancellationToken& cancellation,
+                      const std::function<bool(const v1::AgentEvent&)>& on_event) const;
+
+  // Sequence of the newest event ever appended; 0 before the first.
+  uint64_t last_sequence() const;
+  // Sequence of the oldest retained event; 0 while the log is empty.
+  uint64_t first_sequence() const;
+  // Number of retained events.
+  size_t size() const;
+  const EventLogOptions& options() const { return options_; }
+
+  // Called with every appended event, in sequence order, outside the log's
+  // lock (so it may read the log, but must not block for long). Pass nullptr
+  // to stop publishing. This is the seam for the bus.
+  void set_publisher(Publisher publisher);
+
+ private:
+  struct State {
+    mutable absl::Mutex mu;
+    std::deque<v1::AgentEvent> events ABSL_GUARDED_BY(mu);
+    size_t bytes ABSL_GUARDED_BY(mu) = 0;
+    uint64_t last_sequence ABSL_GUARDED_BY(mu) = 0;
+  };
+
+  const EventLogOptions options_;
+  // Shared so cancellation callbacks registered by Follow stay safe even if a
+  // token outlives the log.
+  std::shared_ptr<State> state_;
+  // Held across append + publish so the publisher sees events in order.
+  absl::Mutex publish_mu_;
+  Publisher publisher_ ABSL_GUARDED_BY(publish_mu_);
+};
+
+}  // namespace kei::agent
