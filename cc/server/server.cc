@@ -54,6 +54,9 @@ absl::Status Server::Start() {
                              static_cast<int>(absl::ToInt64Milliseconds(options_.keepalive_timeout)));
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // gRPC sets SO_REUSEPORT by default, which lets a second server silently
+  // share a port already in use; a taken port must be an error instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   for (const auto& binding : bindings_) {
     grpc_services_.push_back(binding.grpc_service(dispatcher_));
     builder.RegisterService(grpc_services_.back().get());
