@@ -52,6 +52,10 @@ absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view url) {
     auto colon = rest.rfind(':');
     endpoint.host = std::string(rest.substr(0, colon));
     if (colon != absl::string_view::npos) port_text = rest.substr(colon + 1);
+    if (endpoint.host.find(':') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad endpoint '", url, "': IPv6 addresses must be in brackets, e.g. [::1]:50051"));
+    }
   }
   if (endpoint.host.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("bad endpoint '", url, "': missing host"));

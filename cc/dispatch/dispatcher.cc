@@ -48,15 +48,28 @@ void Dispatcher::End(const MethodInfo& method, Context& context, size_t started,
 absl::Status Dispatcher::Unary(const MethodHandler& method, Context& context,
                                const google::protobuf::Message& request,
                                google::protobuf::Message* response) const {
+  return RunUnary(
+      method, context,
+      [&]() -> absl::StatusOr<const google::protobuf::Message*> { return &request; },
+      response);
+}
+
+absl::Status Dispatcher::RunUnary(
+    const MethodHandler& method, Context& context,
+    absl::FunctionRef<absl::StatusOr<const google::protobuf::Message*>()> request,
+    google::protobuf::Message* response) const {
   size_t started = 0;
   absl::Status status = Start(method.info, context, &started);
+  if (status.ok() && !method.unary) {
+    status = absl::UnimplementedError(
+        absl::StrCat(method.info.full_name, " is a streaming method"));
+  }
   if (status.ok()) {
-    if (method.unary) {
-      status = Settle(context, method.unary(context, request, response));
-    } else {
-      status = absl::UnimplementedError(
-          absl::StrCat(method.info.full_name, " is a streaming method"));
-    }
+    // Only now, with the caller authenticated and admitted, is the request
+    // decoded (for adapters that pass bytes).
+    absl::StatusOr<const google::protobuf::Message*> decoded = request();
+    status = decoded.ok() ? Settle(context, method.unary(context, **decoded, response))
+                          : decoded.status();
   }
   End(method.info, context, started, status);
   return status;
@@ -68,7 +81,7 @@ absl::Status Dispatcher::Stream(const MethodHandler& method, Context& context,
   absl::Status status = Start(method.info, context, &started);
   if (status.ok()) {
     if (method.stream) {
-      status = method.stream(context, io);
+      status = Settle(context, method.stream(context, io));
     } else {
       status = absl::UnimplementedError(
           absl::StrCat(method.info.full_name, " is a unary method"));
@@ -81,10 +94,17 @@ absl::Status Dispatcher::Stream(const MethodHandler& method, Context& context,
 absl::Status Dispatcher::UnaryEncoded(const MethodHandler& method, Context& context,
                                       const Codec& codec, absl::string_view request,
                                       std::string* response) const {
-  std::unique_ptr<google::protobuf::Message> req(method.request_prototype->New());
-  if (auto s = codec.Unmarshal(request, req.get()); !s.ok()) return s;
+  std::unique_ptr<google::protobuf::Message> req;
   std::unique_ptr<google::protobuf::Message> resp(method.response_prototype->New());
-  if (auto s = Unary(method, context, *req, resp.get()); !s.ok()) return s;
+  absl::Status status = RunUnary(
+      method, context,
+      [&]() -> absl::StatusOr<const google::protobuf::Message*> {
+        req.reset(method.request_prototype->New());
+        if (auto s = codec.Unmarshal(request, req.get()); !s.ok()) return s;
+        return req.get();
+      },
+      resp.get());
+  if (!status.ok()) return status;
   return codec.Marshal(*resp, response);
 }
 

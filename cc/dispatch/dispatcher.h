@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "cc/codec/codec.h"
 #include "cc/dispatch/context.h"
@@ -37,13 +39,20 @@ class Dispatcher {
   // Runs a streaming call of any kind over `io`.
   absl::Status Stream(const MethodHandler& method, Context& context, StreamIO& io) const;
 
-  // For generic adapters: decodes `request` with `codec`, runs the unary call,
-  // and encodes the response into `response`.
+  // For generic adapters: runs the interceptor chain, then decodes `request`
+  // with `codec` (so untrusted bytes are parsed only for admitted callers),
+  // runs the handler, and encodes the response into `response`.
   absl::Status UnaryEncoded(const MethodHandler& method, Context& context,
                             const Codec& codec, absl::string_view request,
                             std::string* response) const;
 
  private:
+  // The unary path shared by typed and encoded calls; `request` produces the
+  // request once the chain admitted the call.
+  absl::Status RunUnary(
+      const MethodHandler& method, Context& context,
+      absl::FunctionRef<absl::StatusOr<const google::protobuf::Message*>()> request,
+      google::protobuf::Message* response) const;
   // Runs OnCallStart; on failure unwinds what started and returns the status.
   absl::Status Start(const MethodInfo& method, Context& context, size_t* started) const;
   void End(const MethodInfo& method, Context& context, size_t started,

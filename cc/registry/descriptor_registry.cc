@@ -60,7 +60,10 @@ absl::Status DescriptorRegistry::LoadDescriptorSetFile(const std::string& path) 
   std::stringstream buffer;
   buffer << in.rdbuf();
   gp::FileDescriptorSet set;
-  if (!set.ParseFromString(buffer.str())) {
+  // Many byte strings parse as protobuf; a real set has files, each named.
+  bool valid = set.ParseFromString(buffer.str()) && set.file_size() > 0;
+  for (const auto& file : set.file()) valid = valid && !file.name().empty();
+  if (!valid) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, " is not a binary FileDescriptorSet"));
   }

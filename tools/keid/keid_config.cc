@@ -145,12 +145,17 @@ absl::Duration MillisOrInfinite(int64_t ms) {
   return ms == 0 ? absl::InfiniteDuration() : absl::Milliseconds(ms);
 }
 
-// "TOKEN=WHO" or "TOKEN" (subject defaults to "token-N").
-void AddCredential(const std::string& value, std::map<std::string, std::string>* into,
-                   const char* prefix) {
+// "TOKEN=WHO" or "TOKEN" (subject defaults to "token-N"). An empty secret is
+// an error, as it is in the config file.
+absl::Status AddCredential(const std::string& flag, const std::string& value,
+                           std::map<std::string, std::string>* into, const char* prefix) {
   std::pair<std::string, std::string> kv = absl::StrSplit(value, absl::MaxSplits('=', 1));
+  if (kv.first.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": the ", prefix, " must not be empty"));
+  }
   if (kv.second.empty()) kv.second = absl::StrCat(prefix, "-", into->size() + 1);
   (*into)[kv.first] = kv.second;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -288,10 +293,10 @@ absl::StatusOr<KeidConfig> ParseCommandLine(const std::vector<std::string>& args
       s.tls.require_client_cert = true;
     } else if (flag == "--auth-token") {
       KEI_RETURN_IF_ERROR(take(&text));
-      AddCredential(text, &s.auth.bearer_tokens, "token");
+      KEI_RETURN_IF_ERROR(AddCredential(flag, text, &s.auth.bearer_tokens, "token"));
     } else if (flag == "--api-key") {
       KEI_RETURN_IF_ERROR(take(&text));
-      AddCredential(text, &s.auth.api_keys, "key");
+      KEI_RETURN_IF_ERROR(AddCredential(flag, text, &s.auth.api_keys, "key"));
     } else if (flag == "--max-message-bytes") {
       KEI_RETURN_IF_ERROR(take_int(1024, 1 << 30, &n));
       s.max_message_bytes = static_cast<int>(n);
