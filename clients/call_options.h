@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cc/dispatch/context.h"
 #include "cc/dispatch/metadata.h"
 #include "cc/retry/retry_policy.h"
 #include "clients/protocol.h"
@@ -34,6 +35,14 @@ struct CallOptions {
   // Replaces the method's idempotency_level for this call.
   std::optional<bool> idempotent;
   CallStats* stats = nullptr;
+
+  // Options for a call a handler makes while serving `context`: the
+  // downstream call gets no more time than the handler's caller allowed.
+  static CallOptions InheritDeadline(const Context& context) {
+    CallOptions options;
+    options.deadline = context.deadline();
+    return options;
+  }
 
   absl::Time EffectiveDeadline(absl::Time now = absl::Now()) const {
     if (timeout == absl::InfiniteDuration()) return deadline;

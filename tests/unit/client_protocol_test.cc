@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "clients/call_options.h"
 #include "clients/protocol.h"
 #include "clients/protocol_selector.h"
 #include "gmock/gmock.h"
@@ -284,6 +285,29 @@ TEST(ProtocolSelectorTest, ShouldFallBack) {
     EXPECT_FALSE(ProtocolSelector::ShouldFallBack(Outcome(status, false), true));
     EXPECT_FALSE(ProtocolSelector::ShouldFallBack(Outcome(status, true), true));
   }
+}
+
+}  // namespace
+}  // namespace kei
+
+namespace kei {
+namespace {
+
+TEST(CallOptionsTest, DeadlinesCombineAndPropagate) {
+  absl::Time now = absl::FromUnixSeconds(1000);
+  CallOptions options;
+  EXPECT_EQ(options.EffectiveDeadline(now), absl::InfiniteFuture());
+  options.timeout = absl::Seconds(5);
+  EXPECT_EQ(options.EffectiveDeadline(now), now + absl::Seconds(5));
+  options.deadline = now + absl::Seconds(2);
+  EXPECT_EQ(options.EffectiveDeadline(now), now + absl::Seconds(2));
+
+  Context serving;
+  serving.set_deadline(now + absl::Seconds(3));
+  CallOptions child = CallOptions::InheritDeadline(serving);
+  EXPECT_EQ(child.EffectiveDeadline(now), now + absl::Seconds(3));
+  child.timeout = absl::Seconds(10);  // cannot extend the inherited deadline
+  EXPECT_EQ(child.EffectiveDeadline(now), now + absl::Seconds(3));
 }
 
 }  // namespace
