@@ -3,6 +3,7 @@
 // concurrency. Modes run interleaved round by round so machine noise hits all
 // of them alike; the headline is the ratio of medians.
 //
+// Method: AgentService/Observe (the cheapest handler).
 //   unary_bench --target grpc://127.0.0.1:50051 [--threads 16] [--seconds 2] [--rounds 5]
 #include <algorithm>
 #include <atomic>
@@ -24,8 +25,8 @@
 
 namespace {
 
-using kei::agent::v1::PlanRequest;
-using kei::agent::v1::PlanResponse;
+using kei::agent::v1::ObserveRequest;
+using kei::agent::v1::ObserveResponse;
 
 struct RoundResult {
   double calls_per_second = 0;
@@ -94,8 +95,11 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  PlanRequest request;
-  request.set_objective("echo benchmark then count words in one two three");
+  // Observe: the cheapest agent method, so client-side costs are not hidden
+  // behind handler work.
+  ObserveRequest request;
+  request.set_source("bench");
+  request.set_content("a payload of about thirty bytes");
 
   // The raw generated stub on its own channel.
   auto stub = kei::agent::v1::AgentService::NewStub(
@@ -116,11 +120,11 @@ int main(int argc, char** argv) {
       {"raw generated stub", [&](int) {
          grpc::ClientContext context;
          context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-         PlanResponse response;
-         return stub->Plan(&context, request, &response).ok();
+         ObserveResponse response;
+         return stub->Observe(&context, request, &response).ok();
        }},
-      {"KEIRPCClient (grpc)", [&](int) { return (*rpc)->Plan(request).ok(); }},
-      {"KEIRPCClient (UnifiedClient)", [&](int) { return unified_rpc.Plan(request).ok(); }},
+      {"KEIRPCClient (grpc)", [&](int) { return (*rpc)->Observe(request).ok(); }},
+      {"KEIRPCClient (UnifiedClient)", [&](int) { return unified_rpc.Observe(request).ok(); }},
   };
 
   // Warm-up: connections, caches.
@@ -130,7 +134,9 @@ int main(int argc, char** argv) {
   std::map<std::string, std::vector<double>> latencies;
   std::map<std::string, int> errors;
   for (int r = 0; r < rounds; ++r) {
-    for (auto& [name, call] : modes) {
+    // Rotate which mode goes first, so no mode always follows another.
+    for (size_t k = 0; k < modes.size(); ++k) {
+      auto& [name, call] = modes[(r + k) % modes.size()];
       RoundResult result = RunRound(threads, absl::Seconds(seconds), call);
       throughput[name].push_back(result.calls_per_second);
       auto& all = latencies[name];
@@ -139,7 +145,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("unary Plan over gRPC, %d threads, %d rounds x %.1f s, target %s\n", threads,
+  std::printf("unary Observe over gRPC, %d threads, %d rounds x %.1f s, target %s\n", threads,
               rounds, seconds, target.c_str());
   std::printf("%-30s %12s %10s %10s %8s %8s\n", "client", "calls/s", "p50 us", "p99 us",
               "ratio", "errors");
