@@ -3,6 +3,7 @@
 #include <chrono>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 
 namespace kei::grpc_glue {
@@ -36,7 +37,11 @@ void InitContext(grpc::CallbackServerContext* server_context, Context* context) 
 void SendResponseMetadata(const Context& context,
                           grpc::CallbackServerContext* server_context) {
   for (const auto& [key, value] : context.response_metadata()) {
-    server_context->AddTrailingMetadata(key, value);
+    // gRPC aborts the whole server on an invalid key or value, so a handler's
+    // (or a caller-echoed) bad entry is dropped instead of sent.
+    std::string lower = absl::AsciiStrToLower(key);
+    if (!IsValidMetadataKey(lower) || !IsValidMetadataValue(lower, value)) continue;
+    server_context->AddTrailingMetadata(lower, value);
   }
 }
 

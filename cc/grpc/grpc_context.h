@@ -8,6 +8,8 @@
 namespace kei::grpc_glue {
 
 void InitContext(grpc::CallbackServerContext* server_context, Context* context);
+// Entries gRPC cannot carry (bad key characters, control bytes in a text
+// value) are dropped; keys are sent lower-cased.
 void SendResponseMetadata(const Context& context,
                           grpc::CallbackServerContext* server_context);
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <system_error>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -22,14 +23,24 @@ namespace kei::grpc_glue {
 class UnaryReactor final : public grpc::ServerUnaryReactor {
  public:
   explicit UnaryReactor(grpc::CallbackServerContext* server_context)
-      : server_context_(server_context) {
+      : server_context_(server_context),
+        probe_target_(std::make_shared<ProbeTarget>(server_context)) {
     InitContext(server_context, &context_);
     // The handler runs before this reactor is returned to gRPC, so OnCancel
     // cannot reach it meanwhile; the handler's cancellation checks ask gRPC.
-    context_.cancellation().SetProbe([server_context] { return server_context->IsCancelled(); });
+    // The token may be copied and outlive the call, so the probe reaches the
+    // server context only until Complete() detaches it.
+    context_.cancellation().SetProbe([target = probe_target_] {
+      absl::MutexLock lock(&target->mu);
+      return target->server_context != nullptr && target->server_context->IsCancelled();
+    });
   }
   Context& context() { return context_; }
   void Complete(const absl::Status& status) {
+    {
+      absl::MutexLock lock(&probe_target_->mu);
+      probe_target_->server_context = nullptr;
+    }
     SendResponseMetadata(context_, server_context_);
     Finish(ToGrpcStatus(status));
   }
@@ -37,7 +48,13 @@ class UnaryReactor final : public grpc::ServerUnaryReactor {
   void OnDone() override { delete this; }
 
  private:
+  struct ProbeTarget {
+    explicit ProbeTarget(grpc::CallbackServerContext* c) : server_context(c) {}
+    absl::Mutex mu;
+    grpc::CallbackServerContext* server_context ABSL_GUARDED_BY(mu);
+  };
   grpc::CallbackServerContext* server_context_;
+  std::shared_ptr<ProbeTarget> probe_target_;
   Context context_;
 };
 
@@ -64,17 +81,26 @@ class StreamReactor : public Base, public StreamIO {
 
   // Starts the handler on its own thread; the reactor finishes when it returns.
   void Launch() {
-    worker_ = std::thread([this] {
-      absl::Status status = dispatcher_.Stream(method_, context_, *this);
-      SendResponseMetadata(context_, server_context_);
-      this->Finish(ToGrpcStatus(status));
-      // `this` may be deleted from here on.
-    });
+    try {
+      worker_ = std::thread([this] {
+        absl::Status status = dispatcher_.Stream(method_, context_, *this);
+        SendResponseMetadata(context_, server_context_);
+        this->Finish(ToGrpcStatus(status));
+        // `this` may be deleted from here on.
+      });
+    } catch (const std::system_error&) {
+      // Out of threads: refuse this stream instead of letting the exception
+      // escape into gRPC (std::terminate).
+      this->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                "server cannot start a thread for this stream"));
+    }
   }
 
   void OnCancel() override { context_.cancellation().Cancel(); }
   void OnDone() override {
-    if (worker_.get_id() == std::this_thread::get_id()) {
+    if (!worker_.joinable()) {
+      // Launch() could not start a worker.
+    } else if (worker_.get_id() == std::this_thread::get_id()) {
       worker_.detach();
     } else {
       worker_.join();

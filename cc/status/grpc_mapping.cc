@@ -2,12 +2,18 @@
 
 #include <string>
 
+#include "cc/status/code_names.h"
+
 namespace kei {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  // absl::Status::code() already maps non-canonical codes to UNKNOWN; an
+  // error never goes on the wire without a message.
+  absl::StatusCode code = status.code();
+  std::string message(status.message());
+  if (message.empty()) message = std::string(CodeName(code));
+  return grpc::Status(static_cast<grpc::StatusCode>(code), std::move(message));
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {

@@ -1,5 +1,6 @@
 #include "clients/grpc/grpc_transport.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cc/status/grpc_mapping.h"
@@ -120,26 +121,52 @@ const grpc::internal::RpcMethod& GrpcTransport::RpcMethodFor(const MethodInfo& m
   return *slot;
 }
 
-void GrpcTransport::PrepareContext(grpc::ClientContext* context,
-                                   const CallOptions& options) const {
+absl::Status GrpcTransport::PrepareContext(grpc::ClientContext* context,
+                                           const CallOptions& options) const {
   absl::Time deadline = options.EffectiveDeadline();
   if (deadline == absl::InfiniteFuture() &&
       config_.default_timeout != absl::InfiniteDuration()) {
     deadline = absl::Now() + config_.default_timeout;
   }
   if (deadline != absl::InfiniteFuture()) context->set_deadline(absl::ToChronoTime(deadline));
+  // gRPC aborts the process on metadata it cannot send; check everything first.
+  auto add = [context](absl::string_view key, absl::string_view value) -> absl::Status {
+    if (!IsValidMetadataKey(key)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "metadata key '", absl::CHexEscape(key),
+          "' is not valid (lower-case letters, digits, '-', '_', '.')"));
+    }
+    if (!IsValidMetadataValue(key, value)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "metadata value for '", key,
+          "' must be printable ASCII (use a '-bin' key for binary values)"));
+    }
+    context->AddMetadata(std::string(key), std::string(value));
+    return absl::OkStatus();
+  };
   if (!config_.bearer_token.empty()) {
-    context->AddMetadata("authorization", absl::StrCat("Bearer ", config_.bearer_token));
+    if (auto s = add("authorization", absl::StrCat("Bearer ", config_.bearer_token)); !s.ok()) {
+      return absl::InvalidArgumentError("bearer token must be printable ASCII");
+    }
   }
-  if (!config_.api_key.empty()) context->AddMetadata(config_.api_key_header, config_.api_key);
-  for (const auto& [key, value] : config_.metadata) context->AddMetadata(key, value);
-  for (const auto& [key, value] : options.metadata) context->AddMetadata(key, value);
+  if (!config_.api_key.empty()) {
+    if (auto s = add(config_.api_key_header, config_.api_key); !s.ok()) return s;
+  }
+  for (const auto& [key, value] : config_.metadata) {
+    if (auto s = add(key, value); !s.ok()) return s;
+  }
+  for (const auto& [key, value] : options.metadata) {
+    if (auto s = add(key, value); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 AttemptOutcome GrpcTransport::Unary(const MethodInfo& method, const Message& request,
                                     Message* response, const CallOptions& options) {
   grpc::ClientContext context;
-  PrepareContext(&context, options);
+  if (absl::Status s = PrepareContext(&context, options); !s.ok()) {
+    return AttemptOutcome{s, /*reached_server=*/false, std::nullopt};
+  }
   grpc_connectivity_state before = channel_->GetState(false);
   grpc::Status status = grpc::internal::BlockingUnaryCall<Message, Message>(
       channel_.get(), RpcMethodFor(method), &context, request, response);
@@ -157,7 +184,7 @@ AttemptOutcome GrpcTransport::Unary(const MethodInfo& method, const Message& req
 absl::StatusOr<std::unique_ptr<ClientStream>> GrpcTransport::OpenStream(
     const MethodInfo& method, const CallOptions& options) {
   auto context = std::make_unique<grpc::ClientContext>();
-  PrepareContext(context.get(), options);
+  if (absl::Status s = PrepareContext(context.get(), options); !s.ok()) return s;
   // Every kind is a bidi stream on the wire; the reader-writer covers them all.
   std::unique_ptr<grpc::ClientReaderWriter<Message, Message>> stream(
       grpc::internal::ClientReaderWriterFactory<Message, Message>::Create(

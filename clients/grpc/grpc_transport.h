@@ -47,7 +47,8 @@ class GrpcTransport final : public Transport {
                 ClientConfig config);
   // Stable RpcMethod objects, one per method path and kind.
   const grpc::internal::RpcMethod& RpcMethodFor(const MethodInfo& method);
-  void PrepareContext(grpc::ClientContext* context, const CallOptions& options) const;
+  // INVALID_ARGUMENT for metadata gRPC cannot carry (it would abort the process).
+  absl::Status PrepareContext(grpc::ClientContext* context, const CallOptions& options) const;
 
   std::string target_;
   std::shared_ptr<grpc::Channel> channel_;

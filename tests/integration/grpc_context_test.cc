@@ -159,5 +159,78 @@ TEST_F(GrpcContextTest, OversizeMessageIsRejected) {
   EXPECT_EQ(*Echo(*Client(), "still here"), "still here");
 }
 
+// Adds response metadata gRPC cannot carry, as a careless handler (or one that
+// echoes caller input into headers) would.
+class BadResponseMetadataInterceptor final : public Interceptor {
+ public:
+  absl::Status OnCallStart(const MethodInfo&, Context& context) override {
+    context.AddResponseMetadata("Bad Key", "x");
+    context.AddResponseMetadata("x-newline", "line\nbreak");
+    context.AddResponseMetadata("X-Upper", "kept");
+    context.AddResponseMetadata("x-good", "fine");
+    return absl::OkStatus();
+  }
+};
+
+TEST_F(GrpcContextTest, InvalidResponseMetadataIsDroppedNotFatal) {
+  auto started = StartTestServer({}, [](Server& server) {
+    server.AddInterceptor(std::make_shared<BadResponseMetadataInterceptor>());
+  });
+  ASSERT_TRUE(started.ok()) << started.status();
+  server_ = std::move(*started);
+  auto channel = grpc::CreateChannel(server_.server->grpc_target(),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = test::v1::EchoService::NewStub(channel);
+  grpc::ClientContext context;
+  EchoRequest request;
+  request.set_text("hi");
+  EchoResponse response;
+  // Before the fix gRPC aborted the server process here.
+  grpc::Status status = stub->Echo(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.text(), "hi");
+  const auto& trailers = context.GetServerTrailingMetadata();
+  EXPECT_EQ(trailers.count("x-good"), 1u);
+  EXPECT_EQ(trailers.count("x-upper"), 1u);
+  EXPECT_EQ(trailers.count("x-newline"), 0u);
+}
+
+TEST_F(GrpcContextTest, InvalidRequestMetadataIsAnErrorNotACrash) {
+  Start();
+  CallOptions bad_key;
+  bad_key.metadata.emplace("bad key", "x");
+  auto s = Echo(*Client(), "hi", bad_key);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << s.status();
+  CallOptions bad_value;
+  bad_value.metadata.emplace("x-ok", "line\nbreak");
+  s = Echo(*Client(), "hi", bad_value);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << s.status();
+  ClientConfig bad_token;
+  bad_token.bearer_token = "a\nb";
+  s = Echo(*Client(bad_token), "hi");
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << s.status();
+  auto stream = Client()->transport().OpenStream(
+      *DescriptorRegistry::Default().FindMethod("kei.test.v1.EchoService/Chat"), bad_key);
+  EXPECT_EQ(stream.status().code(), absl::StatusCode::kInvalidArgument);
+  // Binary values are fine under a -bin key.
+  CallOptions binary;
+  binary.metadata.emplace("x-raw-bin", std::string("\0\n\xff", 3));
+  EXPECT_EQ(*Echo(*Client(), "hi", binary), "hi");
+}
+
+TEST_F(GrpcContextTest, UnaryCancellationTokenOutlivesTheCall) {
+  Start();
+  ASSERT_EQ(*Echo(*Client(), "hi"), "hi");
+  CancellationToken token;
+  {
+    absl::MutexLock lock(&server_.echo->mu);
+    token = server_.echo->unary_cancellation;
+  }
+  // The call and its gRPC server context are gone; asking must not touch them.
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(token.IsCancelled());
+  EXPECT_FALSE(token.WaitUntil(absl::Now() + absl::Milliseconds(30)));
+}
+
 }  // namespace
 }  // namespace kei::testing

@@ -217,5 +217,16 @@ TEST(GrpcMappingTest, OutOfRangeGrpcCodeBecomesUnknown) {
   EXPECT_EQ(s.code(), C::kUnknown);
 }
 
+TEST(GrpcMappingTest, NonCanonicalOrEmptyStatusStillCarriesCodeAndMessage) {
+  // A handler returning a code outside 1..16 must not put it on the wire.
+  grpc::Status g = ToGrpcStatus(absl::Status(static_cast<C>(42), "odd"));
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::UNKNOWN);
+  EXPECT_NE(g.error_message().find("odd"), std::string::npos);
+  // Errors always carry a readable message.
+  g = ToGrpcStatus(absl::Status(C::kNotFound, ""));
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(g.error_message(), "NOT_FOUND");
+}
+
 }  // namespace
 }  // namespace kei
