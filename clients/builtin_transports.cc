@@ -1,6 +1,7 @@
 // The protocols this build ships, by URL scheme. A new protocol adds its
 // transport file and one line here.
 #include "clients/grpc/grpc_transport.h"
+#include "clients/http/http_transport.h"
 #include "clients/protocol_client_factory.h"
 
 namespace kei {
@@ -14,6 +15,15 @@ void RegisterBuiltinTransports(ProtocolClientFactory& factory) {
   };
   factory.RegisterScheme("grpc", Protocol::kGrpc, grpc);
   factory.RegisterScheme("grpcs", Protocol::kGrpc, grpc);
+
+  auto http = [](const Endpoint& endpoint, const ClientConfig& config)
+      -> absl::StatusOr<std::shared_ptr<Transport>> {
+    auto transport = HttpTransport::Create(endpoint, config);
+    if (!transport.ok()) return transport.status();
+    return std::shared_ptr<Transport>(*std::move(transport));
+  };
+  factory.RegisterScheme("http", Protocol::kHttp, http);
+  factory.RegisterScheme("https", Protocol::kHttp, http);
 }
 
 }  // namespace kei

@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "cc/codec/codec.h"
 #include "cc/dispatch/context.h"
+#include "cc/dispatch/handler_pool.h"
 #include "cc/dispatch/handler_registry.h"
 #include "cc/dispatch/interceptor.h"
 #include "cc/dispatch/stream_io.h"
@@ -27,6 +28,10 @@ class Dispatcher {
 
   HandlerRegistry& registry() { return registry_; }
   const HandlerRegistry& registry() const { return registry_; }
+  // Where transports run unary handlers (nullptr: on their own threads).
+  void set_handler_pool(HandlerPool* pool) { handler_pool_ = pool; }
+  HandlerPool* handler_pool() const { return handler_pool_; }
+
   // Appends to the chain; call before serving.
   void AddInterceptor(std::shared_ptr<Interceptor> interceptor) {
     interceptors_.push_back(std::move(interceptor));
@@ -59,6 +64,7 @@ class Dispatcher {
            const absl::Status& status) const;
 
   HandlerRegistry registry_;
+  HandlerPool* handler_pool_ = nullptr;
   std::vector<std::shared_ptr<Interceptor>> interceptors_;
 };
 

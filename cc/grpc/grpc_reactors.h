@@ -64,7 +64,16 @@ grpc::ServerUnaryReactor* ServeUnary(const Dispatcher& dispatcher,
                                      grpc::CallbackServerContext* server_context,
                                      const Request* request, Response* response) {
   auto* reactor = new UnaryReactor(server_context);
-  reactor->Complete(dispatcher.Unary(method, reactor->context(), *request, response));
+  auto run = [&dispatcher, &method, reactor, request, response] {
+    reactor->Complete(dispatcher.Unary(method, reactor->context(), *request, response));
+  };
+  // gRPC has only a few callback threads; a handler that blocks on one of
+  // them would stall every other call, so handlers run on the kit's pool.
+  if (HandlerPool* pool = dispatcher.handler_pool()) {
+    pool->Submit(std::move(run));
+  } else {
+    run();
+  }
   return reactor;
 }
 

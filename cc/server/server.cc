@@ -1,6 +1,7 @@
 #include "cc/server/server.h"
 
 #include <chrono>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -41,6 +42,10 @@ absl::Status Server::Start() {
   auto credentials = MakeServerCredentials(options_.tls);
   if (!credentials.ok()) return credentials.status();
 
+  if (options_.handler_threads > 0) {
+    handler_pool_ = std::make_unique<HandlerPool>(options_.handler_threads);
+    dispatcher_.set_handler_pool(handler_pool_.get());
+  }
   grpc::EnableDefaultHealthCheckService(true);
   if (options_.enable_reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
@@ -68,6 +73,25 @@ absl::Status Server::Start() {
         absl::StrCat("cannot listen on ", options_.grpc_address,
                      " (address in use, not local, or malformed)"));
   }
+  if (!options_.http_address.empty()) {
+    auto router = http::HttpRouter::Create(dispatcher_, options_.max_message_bytes,
+                                           [this] { return serving_.load(); });
+    if (!router.ok()) {
+      Shutdown(absl::ZeroDuration());
+      return router.status();
+    }
+    http::HttpServerOptions http_options = options_.http;
+    http_options.address = options_.http_address;
+    http_options.tls = options_.tls;
+    http_options.max_body_bytes = static_cast<size_t>(options_.max_message_bytes);
+    http_ = std::make_unique<http::HttpServer>(http_options, *std::move(router));
+    if (auto s = http_->Start(); !s.ok()) {
+      http_.reset();
+      Shutdown(absl::ZeroDuration());
+      return s;
+    }
+  }
+  serving_ = true;
   auto* health = grpc_server_->GetHealthCheckService();
   health->SetServingStatus(true);
   for (const auto& binding : bindings_) {
@@ -89,8 +113,14 @@ void Server::Shutdown(absl::Duration grace) {
     if (shut_down_ || !grpc_server_) return;
     shut_down_ = true;
   }
+  serving_ = false;
   grpc_server_->GetHealthCheckService()->SetServingStatus(false);
-  grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  absl::Time deadline = absl::Now() + grace;
+  // Both listeners drain at once: HTTP on a helper thread, gRPC here.
+  std::thread http_drain;
+  if (http_) http_drain = std::thread([this, deadline] { http_->Shutdown(deadline - absl::Now()); });
+  grpc_server_->Shutdown(absl::ToChronoTime(deadline));
+  if (http_drain.joinable()) http_drain.join();
 }
 
 void Server::Wait() {

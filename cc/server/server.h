@@ -4,6 +4,7 @@
 // MCP) attach to the same Dispatcher, so every protocol shares one chain.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ class Server {
   // The bound gRPC port (useful with port 0) and "host:port".
   int grpc_port() const { return grpc_port_; }
   std::string grpc_target() const;
+  // The bound HTTP port and "host:port"; 0 / "" without an HTTP listener.
+  int http_port() const { return http_ ? http_->port() : 0; }
+  std::string http_target() const { return http_ ? http_->target() : ""; }
 
   // Marks the server NOT_SERVING, stops accepting calls, lets in-flight calls
   // finish for up to `grace`, then cancels the rest. Idempotent; thread-safe.
@@ -56,10 +60,13 @@ class Server {
  private:
   ServerOptions options_;
   Dispatcher dispatcher_;
+  std::unique_ptr<HandlerPool> handler_pool_;
   std::shared_ptr<MetricsInterceptor> metrics_;
   std::vector<ServiceBinding> bindings_;
   std::vector<std::unique_ptr<grpc::Service>> grpc_services_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<http::HttpServer> http_;
+  std::atomic<bool> serving_{false};
   int grpc_port_ = 0;
   absl::Mutex shutdown_mu_;
   bool shut_down_ = false;

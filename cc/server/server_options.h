@@ -6,6 +6,7 @@
 
 #include "absl/time/time.h"
 #include "cc/dispatch/limits_interceptor.h"
+#include "cc/http/http_server.h"
 #include "cc/security/auth_interceptor.h"
 #include "cc/security/tls_config.h"
 
@@ -14,9 +15,17 @@ namespace kei {
 struct ServerOptions {
   // host:port for the gRPC listener; port 0 picks a free port (see Server::grpc_port).
   std::string grpc_address = "127.0.0.1:0";
+  // host:port for the HTTP listener (Connect, REST routes, health); empty
+  // for none. Uses the same TLS settings as gRPC.
+  std::string http_address;
+  // HTTP limits; its address and TLS fields are taken from the fields here.
+  http::HttpServerOptions http;
   ServerTlsConfig tls;
   AuthOptions auth;
   CallLimits limits;
+  // Threads that run unary handlers, apart from gRPC's and HTTP's I/O
+  // threads; this many handlers may block at once before calls queue.
+  int handler_threads = 64;
   // Largest message accepted or sent, in bytes.
   int max_message_bytes = 4 * 1024 * 1024;
   // How long Shutdown lets in-flight calls finish before cancelling them.

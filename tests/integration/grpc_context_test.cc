@@ -234,3 +234,37 @@ TEST_F(GrpcContextTest, UnaryCancellationTokenOutlivesTheCall) {
 
 }  // namespace
 }  // namespace kei::testing
+
+namespace kei::testing {
+namespace {
+
+TEST(GrpcHandlerPoolTest, BlockingHandlersDoNotStallOtherCalls) {
+  auto server = StartTestServer();
+  ASSERT_TRUE(server.ok());
+  ClientConfig config;
+  config.retry = RetryPolicy::None();
+  auto client = *KEIRPCClient::Connect(server->url(), config);
+  // More blocked handlers than gRPC has callback threads on this machine.
+  std::vector<std::thread> slow;
+  for (int i = 0; i < 8; ++i) {
+    slow.emplace_back([&] {
+      test::v1::EchoRequest request;
+      request.set_text("slow");
+      request.set_delay_ms(1500);
+      test::v1::EchoResponse response;
+      EXPECT_TRUE(client->Call("kei.test.v1.EchoService/Echo", request, &response).ok());
+    });
+  }
+  while (!server->echo->handler_started.load()) absl::SleepFor(absl::Milliseconds(2));
+  absl::SleepFor(absl::Milliseconds(100));
+  absl::Time start = absl::Now();
+  test::v1::EchoRequest quick;
+  quick.set_text("quick");
+  test::v1::EchoResponse response;
+  EXPECT_TRUE(client->Call("kei.test.v1.EchoService/Echo", quick, &response).ok());
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(1000));
+  for (auto& t : slow) t.join();
+}
+
+}  // namespace
+}  // namespace kei::testing

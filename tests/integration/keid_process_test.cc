@@ -23,7 +23,8 @@ class KeidProcessTest : public ::testing::Test {
 
   // Starts keid with `flags` and returns its grpc:// URL.
   std::string StartKeid(std::vector<std::string> flags = {}) {
-    std::vector<std::string> argv = {keid_, "--grpc-address", "127.0.0.1:0"};
+    std::vector<std::string> argv = {keid_, "--grpc-address", "127.0.0.1:0",
+                                     "--http-address", "127.0.0.1:0"};
     argv.insert(argv.end(), flags.begin(), flags.end());
     auto process = StartProcess(argv);
     EXPECT_TRUE(process.ok()) << process.status();
@@ -119,7 +120,7 @@ TEST_F(KeidProcessTest, BadConfigurationIsAClearError) {
   EXPECT_TRUE(absl::StrContains(bad_flag->output, "unknown flag")) << bad_flag->output;
 
   auto in_use = StartKeid();
-  auto clash = RunCommand({keid_, "--grpc-address", in_use.substr(7)});
+  auto clash = RunCommand({keid_, "--grpc-address", in_use.substr(7), "--http-address", ""});
   EXPECT_EQ(clash->exit_code, 1);
   EXPECT_TRUE(absl::StrContains(clash->output, "cannot listen")) << clash->output;
 

@@ -26,6 +26,10 @@ class EchoTestService final : public test::v1::EchoServiceHandler {
   absl::Status Echo(Context& context, const test::v1::EchoRequest& request,
                     test::v1::EchoResponse* response) override {
     ++echo_calls;
+    {
+      absl::MutexLock lock(&mu);
+      unary_cancellation = context.cancellation();
+    }
     if (request.delay_ms() > 0) {
       handler_started.store(true);
       if (!context.SleepFor(absl::Milliseconds(request.delay_ms()))) {
@@ -46,6 +50,9 @@ class EchoTestService final : public test::v1::EchoServiceHandler {
       response->set_text(std::string(context.protocol()));
     } else if (text == "fail") {
       return absl::FailedPreconditionError("asked to fail");
+    } else if (text.rfind("code:", 0) == 0) {
+      int code = std::atoi(text.c_str() + 5);
+      return absl::Status(static_cast<absl::StatusCode>(code), "injected");
     } else {
       response->set_text(text);
     }
@@ -107,6 +114,8 @@ class EchoTestService final : public test::v1::EchoServiceHandler {
   absl::Mutex mu;
   // The cancellation of the latest Chat call, for tests to wait on.
   CancellationToken chat_cancellation;
+  // The cancellation of the latest Echo call; a copy that outlives the call.
+  CancellationToken unary_cancellation;
 };
 
 // Fails the first `failures` calls of `method` with `code`.

@@ -18,6 +18,14 @@ const char kEmbeddedDefaults[] = R"({
     "max_message_bytes": 4194304,
     "reflection": true
   },
+  "http": {
+    "address": "127.0.0.1:8080",
+    "max_header_bytes": 16384,
+    "read_timeout_ms": 60000,
+    "write_timeout_ms": 30000,
+    "max_connections": 10000,
+    "io_threads": 0
+  },
   "tls": {
     "cert_file": "",
     "key_file": "",
@@ -51,6 +59,8 @@ Configuration comes from embedded defaults, then --config FILE (JSON), then flag
 Flags:
   --config FILE             JSON config file (see --print-config for every key)
   --grpc-address HOST:PORT  gRPC listen address (default 127.0.0.1:50051; port 0 = any free port)
+  --http-address HOST:PORT  HTTP listen address for Connect, REST routes and /healthz, /readyz
+                            (default 127.0.0.1:8080; port 0 = any free port; "" = no HTTP)
   --tls-cert FILE           PEM server certificate chain (enables TLS)
   --tls-key FILE            PEM server private key
   --tls-client-ca FILE      PEM CA bundle for verifying client certificates (mutual TLS)
@@ -65,7 +75,8 @@ Flags:
   --help                    print this help and exit
   --version                 print the version and exit
 
-On start keid prints "listening grpc://HOST:PORT" on stdout; logs go to stderr.
+On start keid prints "listening grpc://HOST:PORT" and "listening http://HOST:PORT"
+(https:// and grpcs:// with TLS) on stdout; logs go to stderr.
 SIGTERM or SIGINT drains in-flight calls (up to the grace period) and exits 0.
 )";
 
@@ -164,8 +175,8 @@ absl::Status ApplyJsonConfig(absl::string_view text, KeidConfig* config) {
   json document = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (document.is_discarded()) return absl::InvalidArgumentError("config: not valid JSON");
   Reader top(document, "");
-  KEI_RETURN_IF_ERROR(top.CheckKeys({"grpc", "tls", "auth", "limits", "shutdown_grace_ms",
-                                     "agent", "log_level"}));
+  KEI_RETURN_IF_ERROR(top.CheckKeys({"grpc", "http", "tls", "auth", "limits",
+                                     "shutdown_grace_ms", "agent", "log_level"}));
   ServerOptions& s = config->server;
   if (top.Has("grpc")) {
     Reader grpc = top.Child("grpc");
@@ -175,6 +186,27 @@ absl::Status ApplyJsonConfig(absl::string_view text, KeidConfig* config) {
     KEI_RETURN_IF_ERROR(grpc.Int("max_message_bytes", 1024, 1 << 30, &max_bytes));
     s.max_message_bytes = static_cast<int>(max_bytes);
     KEI_RETURN_IF_ERROR(grpc.Bool("reflection", &s.enable_reflection));
+  }
+  if (top.Has("http")) {
+    Reader http = top.Child("http");
+    KEI_RETURN_IF_ERROR(http.CheckKeys({"address", "max_header_bytes", "read_timeout_ms",
+                                        "write_timeout_ms", "max_connections", "io_threads"}));
+    KEI_RETURN_IF_ERROR(http.String("address", &s.http_address));
+    int64_t n = static_cast<int64_t>(s.http.max_header_bytes);
+    KEI_RETURN_IF_ERROR(http.Int("max_header_bytes", 1024, 1 << 20, &n));
+    s.http.max_header_bytes = static_cast<size_t>(n);
+    n = absl::ToInt64Milliseconds(s.http.read_timeout);
+    KEI_RETURN_IF_ERROR(http.Int("read_timeout_ms", 100, 3600000, &n));
+    s.http.read_timeout = absl::Milliseconds(n);
+    n = absl::ToInt64Milliseconds(s.http.write_timeout);
+    KEI_RETURN_IF_ERROR(http.Int("write_timeout_ms", 100, 3600000, &n));
+    s.http.write_timeout = absl::Milliseconds(n);
+    n = s.http.max_connections;
+    KEI_RETURN_IF_ERROR(http.Int("max_connections", 1, 1000000, &n));
+    s.http.max_connections = static_cast<int>(n);
+    n = s.http.io_threads;
+    KEI_RETURN_IF_ERROR(http.Int("io_threads", 0, 256, &n));
+    s.http.io_threads = static_cast<int>(n);
   }
   if (top.Has("tls")) {
     Reader tls = top.Child("tls");
@@ -283,6 +315,8 @@ absl::StatusOr<KeidConfig> ParseCommandLine(const std::vector<std::string>& args
       KEI_RETURN_IF_ERROR(take(&text));  // applied above
     } else if (flag == "--grpc-address") {
       KEI_RETURN_IF_ERROR(take(&s.grpc_address));
+    } else if (flag == "--http-address") {
+      KEI_RETURN_IF_ERROR(take(&s.http_address));
     } else if (flag == "--tls-cert") {
       KEI_RETURN_IF_ERROR(take(&s.tls.cert_file));
     } else if (flag == "--tls-key") {
@@ -338,6 +372,12 @@ std::string ConfigToJson(const KeidConfig& config) {
   json out = {
       {"grpc", {{"address", s.grpc_address}, {"max_message_bytes", s.max_message_bytes},
                 {"reflection", s.enable_reflection}}},
+      {"http", {{"address", s.http_address},
+                {"max_header_bytes", s.http.max_header_bytes},
+                {"read_timeout_ms", ms(s.http.read_timeout)},
+                {"write_timeout_ms", ms(s.http.write_timeout)},
+                {"max_connections", s.http.max_connections},
+                {"io_threads", s.http.io_threads}}},
       {"tls", {{"cert_file", s.tls.cert_file}, {"key_file", s.tls.key_file},
                {"client_ca_file", s.tls.client_ca_file},
                {"require_client_cert", s.tls.require_client_cert}}},

@@ -96,7 +96,16 @@ int Main(int argc, char** argv) {
   log.Log(2, absl::StrCat("serving gRPC on ", server.grpc_target(), " (", security,
                           options.auth.enabled() ? ", auth required" : ", no auth",
                           "); services: ", absl::StrJoin(services, ", ")));
-  std::cout << "listening " << scheme << "://" << server.grpc_target() << std::endl;
+  if (!options.http_address.empty()) {
+    log.Log(2, absl::StrCat("serving HTTP (Connect, REST, /healthz, /readyz) on ",
+                            server.http_target()));
+  }
+  std::cout << "listening " << scheme << "://" << server.grpc_target() << "\n";
+  if (!options.http_address.empty()) {
+    std::cout << "listening " << (options.tls.enabled() ? "https" : "http") << "://"
+              << server.http_target() << "\n";
+  }
+  std::cout << std::flush;
 
   std::thread signal_thread([&] {
     int signal = 0;

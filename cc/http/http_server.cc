@@ -1,0 +1,439 @@
+#include "cc/http/http_server.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <optional>
+
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "cc/http/http_context.h"
+
+namespace kei::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+struct HttpServer::State {
+  State(HttpServerOptions o, std::unique_ptr<HttpRouter> r, std::atomic<int>* in_flight,
+        std::atomic<int>* connections)
+      : options(std::move(o)),
+        router(std::move(r)),
+        acceptor(io),
+        ssl_context(ssl::context::tls_server),
+        in_flight(in_flight),
+        connections(connections) {}
+
+  HttpServerOptions options;
+  std::unique_ptr<HttpRouter> router;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  ssl::context ssl_context;
+  bool tls = false;
+  std::atomic<int>* in_flight;
+  std::atomic<int>* connections;
+  std::atomic<bool> draining{false};
+
+  // Cancellation of every call in flight, so shutdown can end them.
+  absl::Mutex mu;
+  std::set<std::shared_ptr<CancellationToken>> calls ABSL_GUARDED_BY(mu);
+
+  std::shared_ptr<CancellationToken> BeginCall() {
+    auto token = std::make_shared<CancellationToken>();
+    absl::MutexLock lock(&mu);
+    calls.insert(token);
+    in_flight->fetch_add(1);
+    return token;
+  }
+  void EndCall(const std::shared_ptr<CancellationToken>& token) {
+    absl::MutexLock lock(&mu);
+    calls.erase(token);
+    in_flight->fetch_sub(1);
+  }
+  void CancelAll() {
+    absl::MutexLock lock(&mu);
+    for (const auto& token : calls) token->Cancel();
+  }
+};
+
+namespace {
+
+std::chrono::steady_clock::duration Chrono(absl::Duration d) {
+  return absl::ToChronoNanoseconds(d);
+}
+
+std::string PeerName(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  auto endpoint = socket.remote_endpoint(ec);
+  if (ec) return "";
+  auto address = endpoint.address();
+  return absl::StrCat(address.is_v6() ? "ipv6:[" : "ipv4:", address.to_string(),
+                      address.is_v6() ? "]:" : ":", endpoint.port());
+}
+
+// The identity in a verified client certificate, if any.
+Identity PeerIdentity(SSL* ssl) {
+  Identity identity;
+  if (ssl == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return identity;
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr) return identity;
+  char cn[256] = {0};
+  X509_NAME* subject = X509_get_subject_name(cert);
+  if (X509_NAME_get_text_by_NID(subject, NID_commonName, cn, sizeof(cn)) > 0) {
+    identity.scheme = "mtls";
+    identity.subject = cn;
+    char* line = X509_NAME_oneline(subject, nullptr, 0);
+    if (line != nullptr) {
+      identity.attributes["x509_subject"] = line;
+      OPENSSL_free(line);
+    }
+  }
+  X509_free(cert);
+  return identity;
+}
+
+HttpRequest ToRequest(bhttp::request<bhttp::string_body>& raw) {
+  HttpRequest request;
+  request.method = std::string(raw.method_string());
+  absl::string_view target(raw.target().data(), raw.target().size());
+  auto q = target.find('?');
+  request.path = std::string(target.substr(0, q));
+  if (q != absl::string_view::npos) request.query = std::string(target.substr(q + 1));
+  for (const auto& field : raw) {
+    request.headers.emplace(
+        absl::AsciiStrToLower(absl::string_view(field.name_string().data(), field.name_string().size())),
+        std::string(field.value()));
+  }
+  request.body = std::move(raw.body());
+  return request;
+}
+
+// Writes a complete response; false if the write failed.
+template <class Stream>
+asio::awaitable<bool> WriteResponse(Stream& stream, const HttpResponse& response,
+                                    unsigned version, bool keep_alive, bool head,
+                                    absl::Duration timeout) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
+  res.set(bhttp::field::server, "keid");
+  for (const auto& [name, value] : response.headers) res.insert(name, value);
+  res.body() = response.body;
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  if (head) res.body().clear();
+  beast::get_lowest_layer(stream).expires_after(Chrono(timeout));
+  auto [ec, n] = co_await bhttp::async_write(stream, res, kTuple);
+  co_return !ec;
+}
+
+// A ResponseWriter for a worker thread: every write is performed by the
+// session's executor (so the socket is only ever used there) with the write
+// timeout, and the worker waits for its outcome.
+template <class Stream>
+class ChunkedWriter final : public ResponseWriter {
+ public:
+  ChunkedWriter(Stream& stream, asio::any_io_executor executor, unsigned version,
+                absl::Duration timeout)
+      : stream_(stream), executor_(std::move(executor)), version_(version), timeout_(timeout) {}
+
+  bool Start(int status, const HeaderList& headers) override {
+    if (failed_) return false;
+    header_.result(static_cast<bhttp::status>(status));
+    header_.version(version_);
+    header_.set(bhttp::field::server, "keid");
+    for (const auto& [name, value] : headers) header_.insert(name, value);
+    header_.chunked(true);
+    serializer_.emplace(header_);
+    return Run([this](auto done) {
+      bhttp::async_write_header(stream_, *serializer_,
+                                [done](beast::error_code ec, size_t) { done(!ec); });
+    });
+  }
+  bool Write(absl::string_view data) override {
+    if (failed_ || data.empty()) return !failed_;
+    return Run([this, data](auto done) {
+      asio::async_write(stream_, bhttp::make_chunk(asio::buffer(data.data(), data.size())),
+                        [done](beast::error_code ec, size_t) { done(!ec); });
+    });
+  }
+  bool Finish() {
+    if (!serializer_) failed_ = true;  // nothing was sent: the connection cannot go on
+    if (failed_) return false;
+    return Run([this](auto done) {
+      asio::async_write(stream_, bhttp::make_chunk_last(),
+                        [done](beast::error_code ec, size_t) { done(!ec); });
+    });
+  }
+  bool failed() const { return failed_; }
+
+ private:
+  template <class Op>
+  bool Run(Op op) {
+    auto promise = std::make_shared<std::promise<bool>>();
+    auto future = promise->get_future();
+    asio::post(executor_, [this, op, promise] {
+      beast::get_lowest_layer(stream_).expires_after(Chrono(timeout_));
+      op([promise](bool ok) { promise->set_value(ok); });
+    });
+    // The write has its own timeout; this bound only matters if the server
+    // stopped its I/O threads first.
+    if (future.wait_for(Chrono(timeout_ + absl::Seconds(1))) != std::future_status::ready ||
+        !future.get()) {
+      failed_ = true;
+    }
+    return !failed_;
+  }
+
+  Stream& stream_;
+  asio::any_io_executor executor_;
+  unsigned version_;
+  absl::Duration timeout_;
+  bhttp::response<bhttp::empty_body> header_;
+  std::optional<bhttp::response_serializer<bhttp::empty_body>> serializer_;
+  bool failed_ = false;
+};
+
+// Runs a streaming call on a worker thread; returns whether the connection
+// can be kept alive afterwards.
+template <class Stream>
+asio::awaitable<bool> RunStreaming(Stream& stream, const StreamingCall& call,
+                                   unsigned version, absl::Duration write_timeout) {
+  auto executor = co_await asio::this_coro::executor;
+  auto writer = std::make_shared<ChunkedWriter<Stream>>(stream, executor, version, write_timeout);
+  auto done = std::make_shared<asio::steady_timer>(executor,
+                                                   std::chrono::steady_clock::time_point::max());
+  auto finished = std::make_shared<std::atomic<bool>>(false);
+  std::thread([writer, done, finished, call, executor] {
+    call(*writer);
+    writer->Finish();
+    asio::post(executor, [done, finished] {
+      finished->store(true);
+      done->cancel();
+    });
+  }).detach();
+  while (!finished->load()) co_await done->async_wait(kTuple);
+  co_return !writer->failed();
+}
+
+template <class Stream>
+asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream stream,
+                            std::string peer, Identity identity) {
+  const HttpServerOptions& options = state->options;
+  beast::flat_buffer buffer;
+  while (!state->draining.load()) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
+    parser.body_limit(options.max_body_bytes);
+    beast::get_lowest_layer(stream).expires_after(Chrono(options.read_timeout));
+    auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+    if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit) {
+      bool body = ec == bhttp::error::body_limit;
+      HttpResponse response = ErrorResponse(absl::ResourceExhaustedError(
+          body ? absl::StrCat("request body exceeds ", options.max_body_bytes, " bytes")
+               : absl::StrCat("request head exceeds ", options.max_header_bytes, " bytes")));
+      response.status = body ? 413 : 431;
+      co_await WriteResponse(stream, response, 11, false, false, options.write_timeout);
+      break;
+    }
+    if (ec) {
+      // A request that does not parse gets a 400; a closed or idle connection
+      // just ends.
+      if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
+          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+        HttpResponse response = ErrorResponse(
+            absl::InvalidArgumentError(absl::StrCat("malformed HTTP request: ", ec.message())));
+        co_await WriteResponse(stream, response, 11, false, false, options.write_timeout);
+      }
+      break;
+    }
+    auto& raw = parser.get();
+    unsigned version = raw.version();
+    bool keep_alive = raw.keep_alive() && !state->draining.load();
+    bool head = raw.method() == bhttp::verb::head;
+    HttpRequest request = ToRequest(raw);
+    request.peer = peer;
+    request.transport_identity = identity;
+    request.tls = state->tls;
+    auto token = state->BeginCall();
+    request.cancellation = *token;
+    HttpResult result = state->router->Route(std::move(request));
+    bool ok;
+    if (result.streaming) {
+      ok = co_await RunStreaming(stream, result.streaming, version, options.write_timeout);
+    } else {
+      ok = co_await WriteResponse(stream, result.response, version, keep_alive, head,
+                                  options.write_timeout);
+    }
+    state->EndCall(token);
+    if (!ok || !keep_alive) break;
+  }
+  beast::error_code ignored;
+  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  } else {
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+    co_await stream.async_shutdown(kTuple);
+  }
+}
+
+asio::awaitable<void> Session(std::shared_ptr<HttpServer::State> state, tcp::socket socket) {
+  std::string peer = PeerName(socket);
+  state->connections->fetch_add(1);
+  struct Leave {
+    std::atomic<int>* c;
+    ~Leave() { c->fetch_sub(1); }
+  } leave{state->connections};
+  if (state->connections->load() > state->options.max_connections) {
+    beast::tcp_stream stream(std::move(socket));
+    HttpResponse response = ErrorResponse(absl::UnavailableError(
+        absl::StrCat("server is at its limit of ", state->options.max_connections,
+                     " connections")));
+    co_await WriteResponse(stream, response, 11, false, false, absl::Seconds(2));
+    co_return;
+  }
+  if (!state->tls) {
+    co_await Serve(state, beast::tcp_stream(std::move(socket)), peer, Identity());
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), state->ssl_context);
+  beast::get_lowest_layer(stream).expires_after(Chrono(state->options.read_timeout));
+  auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, kTuple);
+  if (ec) co_return;
+  Identity identity = PeerIdentity(stream.native_handle());
+  co_await Serve(state, std::move(stream), peer, identity);
+}
+
+asio::awaitable<void> Accept(std::shared_ptr<HttpServer::State> state) {
+  for (;;) {
+    auto [ec, socket] = co_await state->acceptor.async_accept(kTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !state->acceptor.is_open()) co_return;
+      continue;  // e.g. EMFILE: keep accepting
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    asio::co_spawn(asio::make_strand(state->io), Session(state, std::move(socket)),
+                   asio::detached);
+  }
+}
+
+absl::StatusOr<tcp::endpoint> ParseAddress(const std::string& address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("http address '", address, "' needs host:port"));
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty() || host == "localhost") host = "127.0.0.1";
+  int port = 0;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("http address '", address, "': bad port"));
+  }
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("http address '", address, "': '", host, "' is not an IP address"));
+  }
+  return tcp::endpoint(ip, static_cast<unsigned short>(port));
+}
+
+}  // namespace
+
+HttpServer::HttpServer(HttpServerOptions options, std::unique_ptr<HttpRouter> router)
+    : options_(std::move(options)),
+      state_(std::make_shared<State>(options_, std::move(router), &in_flight_, &connections_)) {}
+
+HttpServer::~HttpServer() { Shutdown(absl::ZeroDuration()); }
+
+absl::Status HttpServer::Start() {
+  if (started_) return absl::FailedPreconditionError("HTTP server already started");
+  auto endpoint = ParseAddress(options_.address);
+  if (!endpoint.ok()) return endpoint.status();
+  if (options_.tls.enabled()) {
+    if (options_.tls.cert_file.empty() || options_.tls.key_file.empty()) {
+      return absl::InvalidArgumentError("tls: both cert_file and key_file are required");
+    }
+    boost::system::error_code ec;
+    auto& ctx = state_->ssl_context;
+    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    ctx.use_certificate_chain_file(options_.tls.cert_file, ec);
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("tls.cert_file: ", ec.message()));
+    ctx.use_private_key_file(options_.tls.key_file, ssl::context::pem, ec);
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("tls.key_file: ", ec.message()));
+    if (!options_.tls.client_ca_file.empty()) {
+      ctx.load_verify_file(options_.tls.client_ca_file, ec);
+      if (ec) return absl::InvalidArgumentError(absl::StrCat("tls.client_ca_file: ", ec.message()));
+      ctx.set_verify_mode(ssl::verify_peer | (options_.tls.require_client_cert
+                                                  ? ssl::verify_fail_if_no_peer_cert
+                                                  : 0));
+    }
+    state_->tls = true;
+  }
+  boost::system::error_code ec;
+  auto& acceptor = state_->acceptor;
+  acceptor.open(endpoint->protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(*endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options_.address, ": ", ec.message()));
+  }
+  port_ = acceptor.local_endpoint().port();
+  asio::co_spawn(state_->io, Accept(state_), asio::detached);
+  int threads = options_.io_threads > 0
+                    ? options_.io_threads
+                    : std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([state = state_] { state->io.run(); });
+  }
+  started_ = true;
+  return absl::OkStatus();
+}
+
+std::string HttpServer::target() const {
+  std::string host = options_.address.substr(0, options_.address.rfind(':'));
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "[::]") host = "[::1]";
+  return absl::StrCat(host, ":", port_);
+}
+
+void HttpServer::Shutdown(absl::Duration grace) {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  state_->draining = true;
+  asio::post(state_->io, [state = state_] {
+    boost::system::error_code ec;
+    state->acceptor.close(ec);
+  });
+  absl::Time deadline = absl::Now() + grace;
+  while (in_flight_.load() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  state_->CancelAll();
+  absl::Time cancel_deadline = absl::Now() + absl::Seconds(2);
+  while (in_flight_.load() > 0 && absl::Now() < cancel_deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  state_->io.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace kei::http
