@@ -34,13 +34,14 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 struct HttpServer::State {
   State(HttpServerOptions o, std::unique_ptr<HttpRouter> r, std::atomic<int>* in_flight,
-        std::atomic<int>* connections)
+        std::atomic<int>* connections, std::atomic<int>* accepted)
       : options(std::move(o)),
         router(std::move(r)),
         acceptor(io),
         ssl_context(ssl::context::tls_server),
         in_flight(in_flight),
-        connections(connections) {}
+        connections(connections),
+        accepted(accepted) {}
 
   HttpServerOptions options;
   std::unique_ptr<HttpRouter> router;
@@ -50,6 +51,7 @@ struct HttpServer::State {
   bool tls = false;
   std::atomic<int>* in_flight;
   std::atomic<int>* connections;
+  std::atomic<int>* accepted;
   std::atomic<bool> draining{false};
 
   // Cancellation of every call in flight, so shutdown can end them.
@@ -296,6 +298,7 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream str
 asio::awaitable<void> Session(std::shared_ptr<HttpServer::State> state, tcp::socket socket) {
   std::string peer = PeerName(socket);
   state->connections->fetch_add(1);
+  state->accepted->fetch_add(1);
   struct Leave {
     std::atomic<int>* c;
     ~Leave() { c->fetch_sub(1); }
@@ -328,7 +331,9 @@ asio::awaitable<void> Accept(std::shared_ptr<HttpServer::State> state) {
       continue;  // e.g. EMFILE: keep accepting
     }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(asio::make_strand(state->io), Session(state, std::move(socket)),
+    // No strand: a session is one coroutine, and a streaming worker only posts
+    // writes while that coroutine waits, so nothing runs concurrently on it.
+    asio::co_spawn(state->io, Session(state, std::move(socket)),
                    asio::detached);
   }
 }
@@ -358,7 +363,8 @@ absl::StatusOr<tcp::endpoint> ParseAddress(const std::string& address) {
 
 HttpServer::HttpServer(HttpServerOptions options, std::unique_ptr<HttpRouter> router)
     : options_(std::move(options)),
-      state_(std::make_shared<State>(options_, std::move(router), &in_flight_, &connections_)) {}
+      state_(std::make_shared<State>(options_, std::move(router), &in_flight_, &connections_,
+                                      &accepted_)) {}
 
 HttpServer::~HttpServer() { Shutdown(absl::ZeroDuration()); }
 

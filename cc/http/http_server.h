@@ -57,6 +57,8 @@ class HttpServer {
   // Calls being served right now; for tests and metrics.
   int in_flight() const { return in_flight_.load(); }
   int connections() const { return connections_.load(); }
+  // Connections accepted since start.
+  int accepted() const { return accepted_.load(); }
 
   struct State;
 
@@ -67,6 +69,7 @@ class HttpServer {
   int port_ = 0;
   std::atomic<int> in_flight_{0};
   std::atomic<int> connections_{0};
+  std::atomic<int> accepted_{0};
   bool started_ = false;
   bool stopped_ = false;
 };

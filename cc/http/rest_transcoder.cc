@@ -100,9 +100,10 @@ bool DecodeQueryPart(absl::string_view in, std::string* out) {
 }
 
 // Skips one JSON value starting at *pos (after whitespace) without checking
-// its insides: strings, and brackets balanced outside strings. The JSON
-// parser checks the rest; this only makes sure a body is one value.
-bool SkipJsonValue(absl::string_view s, size_t* pos) {
+// its insides: strings, and brackets balanced outside strings, nested at most
+// max_depth deep. The JSON parser checks the rest; this only makes sure a
+// body is one value, and finds a member in JSON protobuf printed.
+bool SkipJsonValue(absl::string_view s, size_t* pos, int max_depth) {
   size_t i = *pos;
   while (i < s.size() && absl::ascii_isspace(static_cast<unsigned char>(s[i]))) ++i;
   if (i == s.size()) return false;
@@ -130,7 +131,7 @@ bool SkipJsonValue(absl::string_view s, size_t* pos) {
         continue;
       }
       if (d == '{' || d == '[') {
-        if (++depth > 100) return false;
+        if (++depth > max_depth) return false;
       } else if (d == '}' || d == ']') {
         --depth;
       }
@@ -151,7 +152,8 @@ bool SkipJsonValue(absl::string_view s, size_t* pos) {
 
 bool IsSingleJsonValue(absl::string_view s) {
   size_t pos = 0;
-  if (!SkipJsonValue(s, &pos)) return false;
+  // Protobuf's JSON parser stops at 100 levels too.
+  if (!SkipJsonValue(s, &pos, /*max_depth=*/100)) return false;
   return IsWhitespace(s.substr(pos));
 }
 
@@ -564,17 +566,25 @@ absl::StatusOr<std::string> TranscodeResponse(const RestRoute& route, const gp::
   if (!s.ok()) return s;
   const std::string& key = options.use_proto_names ? field->name() : field->json_name();
   // Walk the top-level object's members.
+  constexpr int kAnyDepth = std::numeric_limits<int>::max();
+  bool well_formed = out.size() >= 2 && out[0] == '{';
   size_t pos = 1;
-  while (pos < out.size() && out[pos] == '"') {
+  while (well_formed && pos < out.size() && out[pos] == '"') {
     size_t key_start = pos;
-    if (!SkipJsonValue(out, &pos) || pos >= out.size() || out[pos] != ':') break;
+    if (!SkipJsonValue(out, &pos, kAnyDepth) || pos >= out.size() || out[pos] != ':') {
+      well_formed = false;
+      break;
+    }
     absl::string_view member(out.data() + key_start + 1, pos - key_start - 2);
     size_t value_start = ++pos;
-    if (!SkipJsonValue(out, &pos)) break;
+    if (!SkipJsonValue(out, &pos, kAnyDepth)) {
+      well_formed = false;
+      break;
+    }
     if (member == key) return out.substr(value_start, pos - value_start);
     if (pos < out.size() && out[pos] == ',') ++pos;
   }
-  if (out.empty() || out[0] != '{') {
+  if (!well_formed) {
     return absl::InternalError(absl::StrCat("cannot cut field '", field->name(), "' out of ",
                                             response.GetDescriptor()->full_name(), " JSON"));
   }

@@ -10,7 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "kei/v1/annotations.pb.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/dynamic_message.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/unknown_field_set.h"
 
 namespace kei::http {
 namespace {
@@ -58,14 +61,112 @@ std::string CheckVariable(const gp::Descriptor* type, const std::string& path) {
   return "";
 }
 
+// kei.v1.http, read through reflection rather than the generated
+// kei/v1/annotations.pb.h, so that the runtime needs no generated code and
+// methods from descriptor sets loaded at run time work too.
+constexpr char kHttpExtension[] = "kei.v1.http";
+constexpr char kHttpRuleType[] = "kei.v1.HttpRule";
+constexpr int kHttpExtensionNumber = 51001;  // proto/kei/v1/annotations.proto
+
+// One kei.v1.HttpRule, copied out of whatever message holds it.
+struct HttpRuleData {
+  std::string verb;  // empty: no pattern set
+  std::string path;
+  std::string body;
+  std::string response_body;
+  bool custom = false;
+  std::vector<HttpRuleData> additional_bindings;
+};
+
+std::string StringField(const gp::Message& m, const char* name) {
+  const gp::FieldDescriptor* f = m.GetDescriptor()->FindFieldByName(name);
+  if (f == nullptr || f->cpp_type() != gp::FieldDescriptor::CPPTYPE_STRING || f->is_repeated()) {
+    return "";
+  }
+  return m.GetReflection()->GetString(m, f);
+}
+
+HttpRuleData ReadRule(const gp::Message& rule) {
+  HttpRuleData out;
+  const gp::Descriptor* type = rule.GetDescriptor();
+  const gp::Reflection* r = rule.GetReflection();
+  out.body = StringField(rule, "body");
+  out.response_body = StringField(rule, "response_body");
+  const gp::OneofDescriptor* pattern = type->FindOneofByName("pattern");
+  const gp::FieldDescriptor* set =
+      pattern != nullptr ? r->GetOneofFieldDescriptor(rule, pattern) : nullptr;
+  if (set != nullptr && set->cpp_type() == gp::FieldDescriptor::CPPTYPE_STRING) {
+    out.verb = absl::AsciiStrToUpper(set->name());  // get -> GET
+    out.path = r->GetString(rule, set);
+  } else if (set != nullptr && set->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE) {
+    const gp::Message& custom = r->GetMessage(rule, set);
+    out.custom = true;
+    out.verb = StringField(custom, "kind");
+    out.path = StringField(custom, "path");
+  }
+  const gp::FieldDescriptor* extra = type->FindFieldByName("additional_bindings");
+  if (extra != nullptr && extra->is_repeated() &&
+      extra->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE) {
+    for (int i = 0; i < r->FieldSize(rule, extra); ++i) {
+      out.additional_bindings.push_back(ReadRule(r->GetRepeatedMessage(rule, extra, i)));
+    }
+  }
+  return out;
+}
+
+// The method's rule; nullopt if it has none.
+absl::StatusOr<std::optional<HttpRuleData>> FindRule(const gp::MethodDescriptor* method) {
+  const gp::Message& options = method->options();
+  const gp::Reflection* r = options.GetReflection();
+  // A known extension: the generated one is linked in (the usual case).
+  std::vector<const gp::FieldDescriptor*> fields;
+  r->ListFields(options, &fields);
+  for (const gp::FieldDescriptor* f : fields) {
+    if (f->is_extension() && f->full_name() == kHttpExtension &&
+        f->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
+      return std::optional<HttpRuleData>(ReadRule(r->GetMessage(options, f)));
+    }
+  }
+  // Otherwise it is still on the wire, as an unknown field: parse it with the
+  // HttpRule type from the method's own pool.
+  std::string bytes;
+  bool found = false;
+  const gp::UnknownFieldSet& unknown = r->GetUnknownFields(options);
+  for (int i = 0; i < unknown.field_count(); ++i) {
+    const gp::UnknownField& f = unknown.field(i);
+    if (f.number() == kHttpExtensionNumber && f.type() == gp::UnknownField::TYPE_LENGTH_DELIMITED) {
+      bytes += f.length_delimited();  // repeated occurrences merge
+      found = true;
+    }
+  }
+  if (!found) return std::optional<HttpRuleData>();
+  const gp::Descriptor* type = method->file()->pool()->FindMessageTypeByName(kHttpRuleType);
+  if (type == nullptr) {
+    type = gp::DescriptorPool::generated_pool()->FindMessageTypeByName(kHttpRuleType);
+  }
+  if (type == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("method ", method->full_name(),
+                                                   " has a kei.v1.http option, but ",
+                                                   kHttpRuleType, " is not a known type"));
+  }
+  gp::DynamicMessageFactory factory;
+  std::unique_ptr<gp::Message> rule(factory.GetPrototype(type)->New());
+  if (!rule->ParseFromString(bytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("method ", method->full_name(), ": cannot parse its kei.v1.http option"));
+  }
+  return std::optional<HttpRuleData>(ReadRule(*rule));
+}
+
 class Builder {
  public:
   absl::Status Add(const MethodHandler* handler) {
     const gp::MethodDescriptor* method = handler->info.descriptor;
-    if (method == nullptr || !method->options().HasExtension(kei::v1::http)) {
-      return absl::OkStatus();
-    }
-    const kei::v1::HttpRule& rule = method->options().GetExtension(kei::v1::http);
+    if (method == nullptr) return absl::OkStatus();
+    auto found = FindRule(method);
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) return absl::OkStatus();
+    const HttpRuleData& rule = **found;
     if (handler->info.kind == StreamKind::kClientStreaming ||
         handler->info.kind == StreamKind::kBidiStreaming) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -74,14 +175,14 @@ class Builder {
     }
     absl::Status s = AddRule(handler, rule, 0);
     if (!s.ok()) return s;
-    for (int i = 0; i < rule.additional_bindings_size(); ++i) {
-      const kei::v1::HttpRule& extra = rule.additional_bindings(i);
-      if (extra.additional_bindings_size() > 0) {
+    for (size_t i = 0; i < rule.additional_bindings.size(); ++i) {
+      const HttpRuleData& extra = rule.additional_bindings[i];
+      if (!extra.additional_bindings.empty()) {
         return absl::InvalidArgumentError(
             absl::StrCat("method ", handler->info.full_name, ": additional binding ", i + 1,
                          " has additional_bindings of its own; they may not nest"));
       }
-      s = AddRule(handler, extra, i + 1);
+      s = AddRule(handler, extra, static_cast<int>(i + 1));
       if (!s.ok()) return s;
     }
     return absl::OkStatus();
@@ -100,37 +201,27 @@ class Builder {
   }
 
  private:
-  absl::Status AddRule(const MethodHandler* handler, const kei::v1::HttpRule& rule,
-                       int binding) {
+  absl::Status AddRule(const MethodHandler* handler, const HttpRuleData& rule, int binding) {
     const std::string& method_name = handler->info.full_name;
     std::string where = binding == 0 ? absl::StrCat("method ", method_name)
                                      : absl::StrCat("method ", method_name,
                                                     " (additional binding ", binding, ")");
+    if (rule.verb.empty() && !rule.custom) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": kei.v1.http rule has no verb and path"));
+    }
+    if (rule.custom && (rule.verb.empty() ||
+                        !std::all_of(rule.verb.begin(), rule.verb.end(), IsTokenChar))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": custom verb \"", absl::CHexEscape(rule.verb), "\" is not an HTTP method"));
+    }
     RestRoute route;
     route.method = handler;
     route.binding = binding;
-    route.body = rule.body();
-    route.response_body = rule.response_body();
-    std::string path;
-    switch (rule.pattern_case()) {
-      case kei::v1::HttpRule::kGet: route.verb = "GET"; path = rule.get(); break;
-      case kei::v1::HttpRule::kPut: route.verb = "PUT"; path = rule.put(); break;
-      case kei::v1::HttpRule::kPost: route.verb = "POST"; path = rule.post(); break;
-      case kei::v1::HttpRule::kDelete: route.verb = "DELETE"; path = rule.delete_(); break;
-      case kei::v1::HttpRule::kPatch: route.verb = "PATCH"; path = rule.patch(); break;
-      case kei::v1::HttpRule::kCustom:
-        route.verb = rule.custom().kind();
-        path = rule.custom().path();
-        if (route.verb.empty() ||
-            !std::all_of(route.verb.begin(), route.verb.end(), IsTokenChar)) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              where, ": custom verb \"", absl::CHexEscape(route.verb), "\" is not an HTTP method"));
-        }
-        break;
-      case kei::v1::HttpRule::PATTERN_NOT_SET:
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ": kei.v1.http rule has no verb and path"));
-    }
+    route.verb = rule.verb;
+    route.body = rule.body;
+    route.response_body = rule.response_body;
+    const std::string& path = rule.path;
     std::string route_name = absl::StrCat(route.verb, " ", absl::CHexEscape(path));
     auto parsed = PathTemplate::Parse(path);
     if (!parsed.ok()) {

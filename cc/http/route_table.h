@@ -57,11 +57,12 @@ class RouteTable {
   // ignored. A path ending in ":<v>", where <v> is the `:verb` of some route,
   // only matches templates with that verb (as Envoy's transcoder: with a
   // route "/v1/{name=books/*}:cancel", "/v1/books/1:cancel" is never the book
-  // "books/1:cancel"); any other ':' is part of the segment. When several templates match, the most specific wins: more
-  // literal segments (a `:verb` counts as one), then no `**`, then more
-  // segments, then declaration order. nullopt when no route with this verb
-  // matches; then, if `allowed` is not null, it is set to the verbs whose
-  // routes do match the path (sorted; empty if none: a 404 rather than a 405).
+  // "books/1:cancel"); any other ':' is part of the segment. When several
+  // templates match, the most specific wins: more literal segments (a `:verb`
+  // counts as one), then no `**`, then more segments, then declaration order.
+  // nullopt when no route with this verb matches; then, if `allowed` is not
+  // null, it is set to the verbs whose routes do match the path (sorted; empty
+  // if none: a 404 rather than a 405).
   std::optional<Match> Find(absl::string_view verb, absl::string_view path,
                             std::vector<std::string>* allowed) const;
 

@@ -44,6 +44,8 @@ class Server {
   // The bound HTTP port and "host:port"; 0 / "" without an HTTP listener.
   int http_port() const { return http_ ? http_->port() : 0; }
   std::string http_target() const { return http_ ? http_->target() : ""; }
+  // The HTTP listener, for its counters; nullptr without one.
+  const http::HttpServer* http_server() const { return http_.get(); }
 
   // Marks the server NOT_SERVING, stops accepting calls, lets in-flight calls
   // finish for up to `grace`, then cancels the rest. Idempotent; thread-safe.

@@ -663,7 +663,7 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
     response.status = static_cast<int>(res.result_int());
     response.headers = ToHeaders(res.base());
     response.body = std::move(res.body());
-    response.json = ParseJsonOrRaw(response.body);
+    if (request.options.parse_json) response.json = ParseJsonOrRaw(response.body);
     ++conn->requests_served;
     bool reusable = res.keep_alive() && parser.is_done();
     std::string key = conn->key();
@@ -908,6 +908,7 @@ absl::StatusOr<std::unique_ptr<HttpResponseStream>> HttpClient::Impl::OpenStream
       auto parser = std::make_unique<StreamImpl::Parser>();
       parser->body_limit(boost::none);
       parser->header_limit(static_cast<uint32_t>(options_.max_header_bytes));
+      if (req.method() == bhttp::verb::head) parser->skip(true);
       absl::Status s = Write(*conn, req, *url, header_deadline, reused, &attempt);
       if (s.ok()) {
         s = ReadHeaderOrAll(*conn, *parser, /*header_only=*/true, *url, header_deadline, reused,
@@ -916,7 +917,6 @@ absl::StatusOr<std::unique_ptr<HttpResponseStream>> HttpClient::Impl::OpenStream
       if (s.ok()) {
         info.reached_server = true;
         if (options.info != nullptr) *options.info = info;
-        if (req.method() == bhttp::verb::head) parser->skip(true);
         return std::unique_ptr<HttpResponseStream>(new StreamImpl(
             shared_from_this(), std::move(conn), std::move(parser), url->authority(),
             stream_deadline));

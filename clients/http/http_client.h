@@ -85,6 +85,8 @@ struct RequestOptions {
   std::optional<bool> idempotent;
   // Replaces HttpClientOptions::bearer_token; an empty string sends none.
   std::optional<std::string> bearer_token;
+  // Fill HttpResponse::json (callers that decode the body themselves skip it).
+  bool parse_json = true;
   HttpRequestInfo* info = nullptr;
 };
 

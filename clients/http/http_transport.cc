@@ -368,6 +368,7 @@ AttemptOutcome HttpTransport::Unary(const MethodInfo& method, const Message& req
   req.options.retry = RetryPolicy::None();
   req.options.idempotent = options.idempotent.value_or(method.idempotent);
   req.options.info = &info;
+  req.options.parse_json = false;
   auto res = client_->Request(req);
   if (!res.ok()) {
     outcome.status = res.status();

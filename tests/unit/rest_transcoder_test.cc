@@ -235,6 +235,19 @@ TEST_F(RestTranscoderTest, FieldBodyCannotReachOtherFields) {
   EXPECT_THAT(s.message(), HasSubstr("request body (field 'book')"));
 }
 
+TEST_F(RestTranscoderTest, DeeplyNestedBodiesFailCleanly) {
+  std::string deep = std::string(5000, '[') + std::string(5000, ']');
+  CreateBookRequest create;
+  absl::Status s = Transcode("POST", "/v1/shelves/s1/books", deep, &create);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  UpdateShelfRequest update;
+  std::string nested_objects;
+  for (int i = 0; i < 5000; ++i) nested_objects += "{\"shelf\":";
+  nested_objects += "{}" + std::string(5000, '}');
+  s = Transcode("PUT", "/v1/shelves/s", nested_objects, &update);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(RestTranscoderTest, FieldBodyEmptyOrNullLeavesTheFieldUnset) {
   CreateBookRequest request;
   ASSERT_TRUE(Transcode("POST", "/v1/shelves/s1/books", "", &request).ok());
@@ -422,7 +435,8 @@ TEST_F(RestTranscoderTest, QueryValueErrorsNameTheParameter) {
            {"count=%201", "query parameter 'count': ' 1' is not an integer"},
            {"count=1.5", "query parameter 'count': '1.5' is not an integer"},
            {"count=0x10", "query parameter 'count': '0x10' is not an integer"},
-           {"count=99999999999", "query parameter 'count': '99999999999' is out of range for int32"},
+           {"count=99999999999",
+            "query parameter 'count': '99999999999' is out of range for int32"},
            {"offset=9223372036854775808",
             "query parameter 'offset': '9223372036854775808' is out of range for int64"},
            {"limit=-1", "query parameter 'limit': '-1' is not an unsigned integer"},
