@@ -1,5 +1,7 @@
 #include "cc/http/path_template.h"
 
+#include "cc/http/url_encoding.h"
+
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -28,13 +30,6 @@ bool IsIdentChar(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Percent-decodes a path variable's raw text. With keep_slash, "%2F"/"%2f"
 // stay encoded (multi-segment variables). false on a malformed escape.
 bool DecodeVariable(absl::string_view in, bool keep_slash, std::string* out) {
@@ -47,8 +42,8 @@ bool DecodeVariable(absl::string_view in, bool keep_slash, std::string* out) {
       continue;
     }
     if (i + 2 >= in.size()) return false;  // fewer than two characters left
-    int hi = HexValue(in[i + 1]);
-    int lo = HexValue(in[i + 2]);
+    int hi = HexDigitValue(in[i + 1]);
+    int lo = HexDigitValue(in[i + 2]);
     if (hi < 0 || lo < 0) return false;
     char decoded = static_cast<char>(hi * 16 + lo);
     if (keep_slash && decoded == '/') {

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/descriptor.h"
+#include "cc/http/url_encoding.h"
 #include "google/protobuf/reflection.h"
 
 namespace kei::http {
@@ -67,34 +68,6 @@ bool IsValidUtf8(absl::string_view s) {
       if (p[i + k] < 0x80 || p[i + k] > 0xBF) return false;
     }
     i += len;
-  }
-  return true;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// application/x-www-form-urlencoded decoding: "%XX" escapes, '+' is a space.
-bool DecodeQueryPart(absl::string_view in, std::string* out) {
-  out->clear();
-  out->reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '+') {
-      out->push_back(' ');
-    } else if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      int hi = HexValue(in[i + 1]), lo = HexValue(in[i + 2]);
-      if (hi < 0 || lo < 0) return false;
-      out->push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out->push_back(c);
-    }
   }
   return true;
 }
@@ -455,15 +428,19 @@ absl::Status ApplyQuery(const RestRoute& route, const std::set<std::string>& bou
     absl::string_view raw_name = piece.substr(0, eq);
     absl::string_view raw_value =
         eq == absl::string_view::npos ? absl::string_view() : piece.substr(eq + 1);
-    if (!DecodeQueryPart(raw_name, &name)) {
+    auto decoded_name = PercentDecode(raw_name, /*plus_is_space=*/true);
+    if (!decoded_name) {
       return absl::InvalidArgumentError(
           absl::StrCat("query parameter ", Show(raw_name), " is not properly percent-encoded"));
     }
+    name = *std::move(decoded_name);
     std::string what = absl::StrCat("query parameter ", Show(name));
-    if (!DecodeQueryPart(raw_value, &value)) {
+    auto decoded_value = PercentDecode(raw_value, /*plus_is_space=*/true);
+    if (!decoded_value) {
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": value ", Show(raw_value), " is not properly percent-encoded"));
     }
+    value = *std::move(decoded_value);
     if (name.empty()) {
       return absl::InvalidArgumentError("query string has a parameter without a name");
     }

@@ -3,16 +3,12 @@
 #include "absl/strings/str_split.h"
 
 namespace kei::http {
-namespace {
-
-int HexValue(char c) {
+int HexDigitValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
-
-}  // namespace
 
 std::optional<std::string> PercentDecode(absl::string_view text, bool plus_is_space) {
   std::string out;
@@ -21,7 +17,7 @@ std::optional<std::string> PercentDecode(absl::string_view text, bool plus_is_sp
     char c = text[i];
     if (c == '%') {
       if (i + 2 >= text.size()) return std::nullopt;
-      int hi = HexValue(text[i + 1]), lo = HexValue(text[i + 2]);
+      int hi = HexDigitValue(text[i + 1]), lo = HexDigitValue(text[i + 2]);
       if (hi < 0 || lo < 0) return std::nullopt;
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;

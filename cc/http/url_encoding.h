@@ -11,6 +11,9 @@
 
 namespace kei::http {
 
+// 0-15 for a hex digit, -1 otherwise.
+int HexDigitValue(char c);
+
 // nullopt for a malformed escape ("%zz", a trailing '%').
 std::optional<std::string> PercentDecode(absl::string_view text, bool plus_is_space);
 
