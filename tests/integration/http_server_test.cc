@@ -313,6 +313,28 @@ TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   EXPECT_TRUE((*connection)->PeerClosed());
 }
 
+TEST_F(HttpServerTest, IdleConnectionsTimeOutAndConnectionsAreBounded) {
+  ServerOptions options;
+  options.http.read_timeout = absl::Milliseconds(300);
+  options.http.max_connections = 2;
+  Start(options);
+  auto idle = RawHttpConnection::Connect("127.0.0.1", port_);
+  ASSERT_TRUE(idle.ok());
+  auto second = RawHttpConnection::Connect("127.0.0.1", port_);
+  ASSERT_TRUE(second.ok());
+  absl::SleepFor(absl::Milliseconds(50));
+  // A third connection beyond the bound is told so and closed.
+  auto third = HttpCall(port_, "GET", "/healthz");
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(third->status, 503);
+  // A connection that sends nothing is closed once the read timeout passes...
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_TRUE((*idle)->PeerClosed());
+  EXPECT_TRUE((*second)->PeerClosed());
+  // ...which frees its slot.
+  EXPECT_EQ(Call("GET", "/healthz", {}).status, 200);
+}
+
 TEST_F(HttpServerTest, HealthAndReadiness) {
   Start();
   EXPECT_EQ(Call("GET", "/healthz", {}).body, R"({"status":"ok"})");
