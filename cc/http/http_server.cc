@@ -239,6 +239,10 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream str
                             std::string peer, Identity identity) {
   const HttpServerOptions& options = state->options;
   beast::flat_buffer buffer;
+  // Set when the connection is answered and closed before the client finished
+  // sending its request (413, 431, 400): its remaining input is drained briefly
+  // so the client can read the answer instead of getting a reset.
+  bool linger = false;
   while (!state->draining.load()) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
@@ -252,6 +256,7 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream str
                : absl::StrCat("request head exceeds ", options.max_header_bytes, " bytes")));
       response.status = body ? 413 : 431;
       co_await WriteResponse(stream, response, 11, false, false, options.write_timeout);
+      linger = true;
       break;
     }
     if (ec) {
@@ -262,6 +267,7 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream str
         HttpResponse response = ErrorResponse(
             absl::InvalidArgumentError(absl::StrCat("malformed HTTP request: ", ec.message())));
         co_await WriteResponse(stream, response, 11, false, false, options.write_timeout);
+        linger = true;
       }
       break;
     }
@@ -289,6 +295,17 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream str
   beast::error_code ignored;
   if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (linger) {
+      // Read and drop up to 8 MiB for up to a second, until the client stops.
+      char discard[16384];
+      size_t total = 0;
+      stream.expires_after(std::chrono::seconds(1));
+      while (total < (8u << 20)) {
+        auto [ec, n] = co_await stream.async_read_some(asio::buffer(discard), kTuple);
+        if (ec) break;
+        total += n;
+      }
+    }
   } else {
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
     co_await stream.async_shutdown(kTuple);
@@ -407,7 +424,7 @@ absl::Status HttpServer::Start() {
   asio::co_spawn(state_->io, Accept(state_), asio::detached);
   int threads = options_.io_threads > 0
                     ? options_.io_threads
-                    : std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+                    : std::max(16, 4 * static_cast<int>(std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i) {
     threads_.emplace_back([state = state_] { state->io.run(); });
   }

@@ -37,7 +37,9 @@ struct HttpServerOptions {
   absl::Duration write_timeout = absl::Seconds(30);
   // Connections beyond this are answered 503 and closed.
   int max_connections = 10000;
-  // I/O threads; 0 means max(4, 2 x cores). Unary handlers run on them.
+  // I/O threads; 0 means max(16, 4 x cores). Unary handlers run on them
+  // (no hand-off on the hot path), so this many may block at once before
+  // other HTTP calls wait; idle threads cost only their stacks.
   int io_threads = 0;
 };
 
