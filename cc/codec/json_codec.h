@@ -1,5 +1,8 @@
-// Proto3 JSON, through protobuf's own JSON mapping (lowerCamelCase field names
-// on output, both spellings accepted on input).
+// Proto3 JSON (lowerCamelCase field names on output, both spellings accepted on
+// input), byte-identical to protobuf's own JSON mapping but written and read
+// directly over reflection (json_writer.h, json_reader.h); the few shapes those
+// leave alone (Any, top-level well-known types, protobuf's lenient input
+// corners) go through protobuf's util functions for the whole message.
 #pragma once
 
 #include "absl/strings/string_view.h"
