@@ -2,10 +2,13 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <limits>
+#include <mutex>
 #include <optional>
 
 #include <boost/asio.hpp>
@@ -82,6 +85,86 @@ std::chrono::steady_clock::duration Chrono(absl::Duration d) {
   return absl::ToChronoNanoseconds(d);
 }
 
+// A per-connection watchdog instead of a timer per operation: the session
+// stores the current deadline (a relaxed atomic store, no timer-queue update)
+// before each read or write and clears it afterwards; one steady_timer wakes at
+// the deadline or at most every `tick` and, once an armed deadline has passed,
+// shuts the socket down, which fails its pending operations. It holds no
+// reference to the session, and the session calls Stop() before its socket is
+// closed, so it never touches a closed (or reused) descriptor.
+class Watchdog : public std::enable_shared_from_this<Watchdog> {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr Clock::rep kNever = std::numeric_limits<Clock::rep>::max();
+
+  Watchdog(const asio::any_io_executor& executor, int fd, Clock::duration tick)
+      : timer_(executor), fd_(fd), tick_(tick) {}
+
+  static std::shared_ptr<Watchdog> Start(const asio::any_io_executor& executor, int fd,
+                                         absl::Duration shortest_timeout) {
+    auto tick = std::clamp(Chrono(shortest_timeout) / 4,
+                           Clock::duration(std::chrono::milliseconds(5)),
+                           Clock::duration(std::chrono::seconds(1)));
+    auto watchdog = std::make_shared<Watchdog>(executor, fd, tick);
+    std::lock_guard<std::mutex> lock(watchdog->mu_);
+    watchdog->ArmLocked(Clock::now());
+    return watchdog;
+  }
+
+  // The next operation must complete within `timeout`.
+  void Expire(Clock::duration timeout) {
+    deadline_.store((Clock::now() + timeout).time_since_epoch().count(),
+                    std::memory_order_relaxed);
+  }
+  void Expire(absl::Duration timeout) { Expire(Chrono(timeout)); }
+  // No operation is outstanding: no deadline.
+  void Clear() { deadline_.store(kNever, std::memory_order_relaxed); }
+
+  void Stop() {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped_ = true;
+    timer_.cancel();
+  }
+
+ private:
+  void ArmLocked(Clock::time_point now) {
+    Clock::rep deadline = deadline_.load(std::memory_order_relaxed);
+    Clock::time_point next = now + tick_;
+    if (deadline != kNever && deadline > now.time_since_epoch().count()) {
+      next = std::min(next, Clock::time_point(Clock::duration(deadline)));
+    }
+    timer_.expires_at(next);
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code&) {
+      self->OnTimer();
+    });
+  }
+
+  void OnTimer() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    auto now = Clock::now();
+    Clock::rep deadline = deadline_.load(std::memory_order_relaxed);
+    if (deadline != kNever && deadline <= now.time_since_epoch().count()) {
+      ::shutdown(fd_, SHUT_RDWR);
+      deadline_.store(kNever, std::memory_order_relaxed);
+    }
+    ArmLocked(now);
+  }
+
+  std::atomic<Clock::rep> deadline_{kNever};
+  std::mutex mu_;
+  asio::steady_timer timer_;
+  int fd_;
+  Clock::duration tick_;
+  bool stopped_ = false;
+};
+
+// Stops a watchdog when the session's scope ends (before its socket closes).
+struct StopWatchdog {
+  std::shared_ptr<Watchdog> watchdog;
+  ~StopWatchdog() { watchdog->Stop(); }
+};
+
 std::string PeerName(const tcp::socket& socket) {
   boost::system::error_code ec;
   auto endpoint = socket.remote_endpoint(ec);
@@ -130,7 +213,8 @@ HttpRequest ToRequest(bhttp::request<bhttp::string_body>& raw) {
 
 // Writes a complete response; false if the write failed.
 template <class Stream>
-asio::awaitable<bool> WriteResponse(Stream& stream, const HttpResponse& response,
+asio::awaitable<bool> WriteResponse(Stream& stream, Watchdog& watchdog,
+                                    const HttpResponse& response,
                                     unsigned version, bool keep_alive, bool head,
                                     absl::Duration timeout) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
@@ -140,8 +224,9 @@ asio::awaitable<bool> WriteResponse(Stream& stream, const HttpResponse& response
   res.keep_alive(keep_alive);
   res.prepare_payload();
   if (head) res.body().clear();
-  beast::get_lowest_layer(stream).expires_after(Chrono(timeout));
+  watchdog.Expire(timeout);
   auto [ec, n] = co_await bhttp::async_write(stream, res, kTuple);
+  watchdog.Clear();
   co_return !ec;
 }
 
@@ -151,9 +236,13 @@ asio::awaitable<bool> WriteResponse(Stream& stream, const HttpResponse& response
 template <class Stream>
 class ChunkedWriter final : public ResponseWriter {
  public:
-  ChunkedWriter(Stream& stream, asio::any_io_executor executor, unsigned version,
-                absl::Duration timeout)
-      : stream_(stream), executor_(std::move(executor)), version_(version), timeout_(timeout) {}
+  ChunkedWriter(Stream& stream, Watchdog& watchdog, asio::any_io_executor executor,
+                unsigned version, absl::Duration timeout)
+      : stream_(stream),
+        watchdog_(watchdog),
+        executor_(std::move(executor)),
+        version_(version),
+        timeout_(timeout) {}
 
   bool Start(int status, const HeaderList& headers) override {
     if (failed_) return false;
@@ -191,8 +280,11 @@ class ChunkedWriter final : public ResponseWriter {
     auto promise = std::make_shared<std::promise<bool>>();
     auto future = promise->get_future();
     asio::post(executor_, [this, op, promise] {
-      beast::get_lowest_layer(stream_).expires_after(Chrono(timeout_));
-      op([promise](bool ok) { promise->set_value(ok); });
+      watchdog_.Expire(timeout_);
+      op([this, promise](bool ok) {
+        watchdog_.Clear();
+        promise->set_value(ok);
+      });
     });
     // The write has its own timeout; this bound only matters if the server
     // stopped its I/O threads first.
@@ -204,6 +296,7 @@ class ChunkedWriter final : public ResponseWriter {
   }
 
   Stream& stream_;
+  Watchdog& watchdog_;
   asio::any_io_executor executor_;
   unsigned version_;
   absl::Duration timeout_;
@@ -215,10 +308,11 @@ class ChunkedWriter final : public ResponseWriter {
 // Runs a streaming call on a worker thread; returns whether the connection
 // can be kept alive afterwards.
 template <class Stream>
-asio::awaitable<bool> RunStreaming(Stream& stream, const StreamingCall& call,
+asio::awaitable<bool> RunStreaming(Stream& stream, Watchdog& watchdog, const StreamingCall& call,
                                    unsigned version, absl::Duration write_timeout) {
   auto executor = co_await asio::this_coro::executor;
-  auto writer = std::make_shared<ChunkedWriter<Stream>>(stream, executor, version, write_timeout);
+  auto writer = std::make_shared<ChunkedWriter<Stream>>(stream, watchdog, executor, version,
+                                                       write_timeout);
   auto done = std::make_shared<asio::steady_timer>(executor,
                                                    std::chrono::steady_clock::time_point::max());
   auto finished = std::make_shared<std::atomic<bool>>(false);
@@ -235,8 +329,8 @@ asio::awaitable<bool> RunStreaming(Stream& stream, const StreamingCall& call,
 }
 
 template <class Stream>
-asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream stream,
-                            std::string peer, Identity identity) {
+asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream& stream,
+                            Watchdog& watchdog, std::string peer, Identity identity) {
   const HttpServerOptions& options = state->options;
   beast::flat_buffer buffer;
   // Set when the connection is answered and closed before the client finished
@@ -247,15 +341,16 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream str
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
     parser.body_limit(options.max_body_bytes);
-    beast::get_lowest_layer(stream).expires_after(Chrono(options.read_timeout));
+    watchdog.Expire(options.read_timeout);
     auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+    watchdog.Clear();
     if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit) {
       bool body = ec == bhttp::error::body_limit;
       HttpResponse response = ErrorResponse(absl::ResourceExhaustedError(
           body ? absl::StrCat("request body exceeds ", options.max_body_bytes, " bytes")
                : absl::StrCat("request head exceeds ", options.max_header_bytes, " bytes")));
       response.status = body ? 413 : 431;
-      co_await WriteResponse(stream, response, 11, false, false, options.write_timeout);
+      co_await WriteResponse(stream, watchdog, response, 11, false, false, options.write_timeout);
       linger = true;
       break;
     }
@@ -266,7 +361,7 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream str
           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
         HttpResponse response = ErrorResponse(
             absl::InvalidArgumentError(absl::StrCat("malformed HTTP request: ", ec.message())));
-        co_await WriteResponse(stream, response, 11, false, false, options.write_timeout);
+        co_await WriteResponse(stream, watchdog, response, 11, false, false, options.write_timeout);
         linger = true;
       }
       break;
@@ -284,31 +379,34 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream str
     HttpResult result = state->router->Route(std::move(request));
     bool ok;
     if (result.streaming) {
-      ok = co_await RunStreaming(stream, result.streaming, version, options.write_timeout);
+      ok = co_await RunStreaming(stream, watchdog, result.streaming, version,
+                                 options.write_timeout);
     } else {
-      ok = co_await WriteResponse(stream, result.response, version, keep_alive, head,
+      ok = co_await WriteResponse(stream, watchdog, result.response, version, keep_alive, head,
                                   options.write_timeout);
     }
     state->EndCall(token);
     if (!ok || !keep_alive) break;
   }
   beast::error_code ignored;
-  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    stream.shutdown(tcp::socket::shutdown_send, ignored);
     if (linger) {
       // Read and drop up to 8 MiB for up to a second, until the client stops.
       char discard[16384];
       size_t total = 0;
-      stream.expires_after(std::chrono::seconds(1));
+      watchdog.Expire(std::chrono::seconds(1));
       while (total < (8u << 20)) {
         auto [ec, n] = co_await stream.async_read_some(asio::buffer(discard), kTuple);
         if (ec) break;
         total += n;
       }
+      watchdog.Clear();
     }
   } else {
-    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+    watchdog.Expire(std::chrono::seconds(2));
     co_await stream.async_shutdown(kTuple);
+    watchdog.Clear();
   }
 }
 
@@ -320,24 +418,35 @@ asio::awaitable<void> Session(std::shared_ptr<HttpServer::State> state, tcp::soc
     std::atomic<int>* c;
     ~Leave() { c->fetch_sub(1); }
   } leave{state->connections};
-  if (state->connections->load() > state->options.max_connections) {
-    beast::tcp_stream stream(std::move(socket));
+  const HttpServerOptions& options = state->options;
+  auto executor = co_await asio::this_coro::executor;
+  if (state->connections->load() > options.max_connections) {
+    tcp::socket stream(std::move(socket));
+    StopWatchdog watchdog{Watchdog::Start(executor, stream.native_handle(), absl::Seconds(2))};
     HttpResponse response = ErrorResponse(absl::UnavailableError(
-        absl::StrCat("server is at its limit of ", state->options.max_connections,
-                     " connections")));
-    co_await WriteResponse(stream, response, 11, false, false, absl::Seconds(2));
+        absl::StrCat("server is at its limit of ", options.max_connections, " connections")));
+    co_await WriteResponse(stream, *watchdog.watchdog, response, 11, false, false,
+                           absl::Seconds(2));
     co_return;
   }
+  // The watchdog's tick (a quarter of this, at most a second) bounds how late
+  // a deadline set while it sleeps is noticed.
+  absl::Duration shortest = std::min(options.read_timeout, options.write_timeout);
   if (!state->tls) {
-    co_await Serve(state, beast::tcp_stream(std::move(socket)), peer, Identity());
+    tcp::socket stream(std::move(socket));
+    StopWatchdog watchdog{Watchdog::Start(executor, stream.native_handle(), shortest)};
+    co_await Serve(state, stream, *watchdog.watchdog, peer, Identity());
     co_return;
   }
-  beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), state->ssl_context);
-  beast::get_lowest_layer(stream).expires_after(Chrono(state->options.read_timeout));
+  beast::ssl_stream<tcp::socket> stream(std::move(socket), state->ssl_context);
+  StopWatchdog watchdog{
+      Watchdog::Start(executor, beast::get_lowest_layer(stream).native_handle(), shortest)};
+  watchdog.watchdog->Expire(options.read_timeout);
   auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, kTuple);
+  watchdog.watchdog->Clear();
   if (ec) co_return;
   Identity identity = PeerIdentity(stream.native_handle());
-  co_await Serve(state, std::move(stream), peer, identity);
+  co_await Serve(state, stream, *watchdog.watchdog, peer, identity);
 }
 
 asio::awaitable<void> Accept(std::shared_ptr<HttpServer::State> state) {
