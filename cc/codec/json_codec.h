@@ -1,8 +1,11 @@
 // Proto3 JSON (lowerCamelCase field names on output, both spellings accepted on
-// input), byte-identical to protobuf's own JSON mapping but written and read
-// directly over reflection (json_writer.h, json_reader.h); the few shapes those
-// leave alone (Any, top-level well-known types, protobuf's lenient input
-// corners) go through protobuf's util functions for the whole message.
+// input), the same as protobuf's own JSON mapping but written and read
+// directly over reflection (json_writer.h, json_reader.h). Output matches
+// protobuf's byte for byte except that map members come out sorted by key
+// rather than in protobuf's hash order (JSON member order carries no meaning).
+// The few shapes those leave alone (Any, top-level well-known types, invalid
+// UTF-8, protobuf's lenient input corners) go through protobuf's util
+// functions for the whole message, and then maps print in protobuf's order.
 #pragma once
 
 #include "absl/strings/string_view.h"

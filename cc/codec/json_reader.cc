@@ -7,10 +7,10 @@
 #include <limits>
 #include <memory>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "cc/codec/json_map_reflection.h"
 #include "cc/codec/json_wkt.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
@@ -68,6 +68,43 @@ bool IsStrictNumber(absl::string_view s) {
 bool IsIntegerText(absl::string_view s) {
   return s.find_first_of(".eE") == absl::string_view::npos;
 }
+
+// Keys seen so far in one JSON object, each with an int: a linear scan while
+// there are few (no allocation), a hash table beyond that, so that duplicate
+// detection stays linear in the input.
+template <typename K>
+class KeyIndex {
+ public:
+  // The int stored with `key`, or -1.
+  template <typename Q>
+  int Find(const Q& key) const {
+    if (!large_.empty()) {
+      auto it = large_.find(key);
+      return it == large_.end() ? -1 : it->second;
+    }
+    for (const auto& [k, v] : small_) {
+      if (k == key) return v;
+    }
+    return -1;
+  }
+  void Add(K key, int value) {
+    if (large_.empty() && small_.size() < kSmall) {
+      small_.emplace_back(std::move(key), value);
+      return;
+    }
+    if (large_.empty()) {
+      large_.reserve(kSmall * 2);
+      for (auto& [k, v] : small_) large_.emplace(std::move(k), v);
+      small_.clear();
+    }
+    large_.emplace(std::move(key), value);
+  }
+
+ private:
+  static constexpr size_t kSmall = 8;
+  absl::InlinedVector<std::pair<K, int>, kSmall> small_;
+  absl::flat_hash_map<K, int> large_;
+};
 
 class Reader {
  public:
@@ -481,8 +518,11 @@ class Reader {
     }
   }
 
-  // Maps are filled through the map itself (json_map_reflection.h), so that
-  // the message looks the same as one parsed from binary.
+  // Maps are filled through the public repeated view, one entry message per
+  // key. protobuf's JSON parser refuses a key spelled twice and otherwise lets
+  // a later entry for the same key ("1" then "01", "true" then "t") replace
+  // the earlier one, as binary parsing does; the entry is reused so that the
+  // view holds each key once, like a map parsed from binary.
   bool ParseMap(Message* message, const FieldDescriptor* field, int json_depth, int msg_depth) {
     const Reflection* r = message->GetReflection();
     if (*p_ != '{') {
@@ -494,80 +534,79 @@ class Reader {
     if (r->FieldSize(*message, field) != 0) return Unsupported();  // map given twice
     const FieldDescriptor* key_field = field->message_type()->map_key();
     const FieldDescriptor* value_field = field->message_type()->map_value();
+    const FieldDescriptor::CppType key_type = key_field->cpp_type();
     const bool message_value = value_field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
-    std::unique_ptr<Message> scratch;  // an entry, for scalar conversions
-    auto entry = [&]() -> Message* {
-      if (scratch == nullptr) {
-        const Message* prototype = r->GetMessageFactory()->GetPrototype(field->message_type());
-        if (prototype != nullptr) scratch.reset(prototype->New());
-      }
-      return scratch.get();
-    };
+    KeyIndex<absl::string_view> string_keys;  // string keys (views into the entries)
+    KeyIndex<uint64_t> number_keys;           // other keys, by value
+    KeyIndex<std::string> spellings;          // other keys, as written
     ++p_;  // '{'
     if (Consume('}')) return true;
+    int size = 0;
     while (true) {
       SkipWs();
       if (p_ == end_ || *p_ != '"') return KeyError();
       absl::string_view key;
       if (!ParseString(&key_scratch_, &key)) return false;
       if (!Consume(':')) return Fail("expected ':' after map key");
-      google::protobuf::MapKey map_key;
-      if (key_field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
-        map_key.SetStringValue(std::string(key));
-      } else if (key_field->cpp_type() == FieldDescriptor::CPPTYPE_BOOL) {
-        bool v;
-        if (!StringToBool(key, &v)) return FailGot("a boolean map key", Scalar{Scalar::kString, key});
-        map_key.SetBoolValue(v);
+      Message* entry;
+      if (key_type == FieldDescriptor::CPPTYPE_STRING) {
+        if (string_keys.Find(key) >= 0) return DuplicateKey(key);
+        entry = r->AddMessage(message, field);
+        const Reflection* er = entry->GetReflection();
+        er->SetString(entry, key_field, std::string(key));
+        std::string unused;
+        const std::string& stored = er->GetStringReference(*entry, key_field, &unused);
+        if (&stored == &unused) return Unsupported();
+        string_keys.Add(stored, size++);
       } else {
-        Message* e = entry();
-        if (e == nullptr) return Unsupported();
-        Scalar s{Scalar::kString, key};
-        if (!ParseScalarInto(e, key_field, -1, &s)) return false;
-        const Reflection* er = e->GetReflection();
-        switch (key_field->cpp_type()) {
-          case FieldDescriptor::CPPTYPE_INT32: map_key.SetInt32Value(er->GetInt32(*e, key_field)); break;
-          case FieldDescriptor::CPPTYPE_INT64: map_key.SetInt64Value(er->GetInt64(*e, key_field)); break;
-          case FieldDescriptor::CPPTYPE_UINT32: map_key.SetUInt32Value(er->GetUInt32(*e, key_field)); break;
-          case FieldDescriptor::CPPTYPE_UINT64: map_key.SetUInt64Value(er->GetUInt64(*e, key_field)); break;
-          default: return Unsupported();
+        if (spellings.Find(key) >= 0) return DuplicateKey(key);
+        spellings.Add(std::string(key), 0);
+        uint64_t number;
+        if (key_type == FieldDescriptor::CPPTYPE_BOOL) {
+          bool v;
+          if (!StringToBool(key, &v)) return FailGot("a boolean map key", Scalar{Scalar::kString, key});
+          entry = r->AddMessage(message, field);
+          entry->GetReflection()->SetBool(entry, key_field, v);
+          number = v;
+        } else {
+          entry = r->AddMessage(message, field);
+          Scalar s{Scalar::kString, key};
+          if (!ParseScalarInto(entry, key_field, -1, &s)) return false;
+          const Reflection* er = entry->GetReflection();
+          switch (key_type) {
+            case FieldDescriptor::CPPTYPE_INT32: number = static_cast<int64_t>(er->GetInt32(*entry, key_field)); break;
+            case FieldDescriptor::CPPTYPE_INT64: number = static_cast<uint64_t>(er->GetInt64(*entry, key_field)); break;
+            case FieldDescriptor::CPPTYPE_UINT32: number = er->GetUInt32(*entry, key_field); break;
+            case FieldDescriptor::CPPTYPE_UINT64: number = er->GetUInt64(*entry, key_field); break;
+            default: return Unsupported();
+          }
+        }
+        const int existing = number_keys.Find(number);
+        if (existing >= 0) {
+          // Another spelling of a key already read: the later value wins.
+          r->RemoveLast(message, field);
+          entry = r->MutableRepeatedMessage(message, field, existing);
+          entry->GetReflection()->ClearField(entry, value_field);
+        } else {
+          number_keys.Add(number, size++);
         }
       }
-      google::protobuf::MapValueRef value;
-      if (!InsertOrLookupMapValue(message, field, map_key, &value)) {
-        // protobuf rejects a repeated key spelling; "1" then "01" is a rewrite.
-        if (key_field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) return Unsupported();
-        return Fail(absl::StrCat("duplicate map key \"", key.substr(0, 64), "\""));
-      }
+      const Reflection* er = entry->GetReflection();
       SkipWs();
       if (p_ == end_) return Fail("unexpected end of input, expected a value");
       if (Literal("null", 4)) {
         // The entry keeps its default value (Value: null).
         if (IsValueType(value_field)) {
-          if (!SetValueNull(value.MutableMessageValue())) return false;
+          if (!SetValueNull(er->MutableMessage(entry, value_field))) return false;
         } else if (message_value) {
-          value.MutableMessageValue();
+          er->MutableMessage(entry, value_field);
         }
       } else if (message_value) {
-        if (!ParseMessageValue(value.MutableMessageValue(), json_depth, msg_depth + 1)) {
+        if (!ParseMessageValue(er->MutableMessage(entry, value_field), json_depth, msg_depth + 1)) {
           return false;
         }
       } else {
-        Message* e = entry();
-        if (e == nullptr) return Unsupported();
-        if (!ParseScalarInto(e, value_field, -1)) return false;
-        const Reflection* er = e->GetReflection();
-        switch (value_field->cpp_type()) {
-          case FieldDescriptor::CPPTYPE_INT32: value.SetInt32Value(er->GetInt32(*e, value_field)); break;
-          case FieldDescriptor::CPPTYPE_INT64: value.SetInt64Value(er->GetInt64(*e, value_field)); break;
-          case FieldDescriptor::CPPTYPE_UINT32: value.SetUInt32Value(er->GetUInt32(*e, value_field)); break;
-          case FieldDescriptor::CPPTYPE_UINT64: value.SetUInt64Value(er->GetUInt64(*e, value_field)); break;
-          case FieldDescriptor::CPPTYPE_DOUBLE: value.SetDoubleValue(er->GetDouble(*e, value_field)); break;
-          case FieldDescriptor::CPPTYPE_FLOAT: value.SetFloatValue(er->GetFloat(*e, value_field)); break;
-          case FieldDescriptor::CPPTYPE_BOOL: value.SetBoolValue(er->GetBool(*e, value_field)); break;
-          case FieldDescriptor::CPPTYPE_ENUM: value.SetEnumValue(er->GetEnumValue(*e, value_field)); break;
-          case FieldDescriptor::CPPTYPE_STRING: value.SetStringValue(er->GetString(*e, value_field)); break;
-          default: return Unsupported();
-        }
+        if (!ParseScalarInto(entry, value_field, -1)) return false;
       }
       if (Consume(',')) {
         SkipWs();
@@ -577,6 +616,10 @@ class Reader {
       if (Consume('}')) return true;
       return Fail("expected ',' or '}' in map");
     }
+  }
+
+  bool DuplicateKey(absl::string_view key) {
+    return Fail(absl::StrCat("duplicate map key \"", key.substr(0, 64), "\""));
   }
 
   bool SetValueNull(Message* value) {

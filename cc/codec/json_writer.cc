@@ -11,10 +11,8 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/numbers.h"
-#include "cc/codec/json_map_reflection.h"
 #include "cc/codec/json_wkt.h"
 #include "google/protobuf/descriptor.h"
-#include "google/protobuf/reflection.h"
 
 namespace kei::json_internal {
 namespace {
@@ -425,84 +423,101 @@ class Writer {
     return WriteValue(message, field, -1, depth);
   }
 
-  // Maps, in the map's own iteration order: the order binary serialization,
-  // and so protobuf's printer, walks it (json_map_reflection.h).
+  // A map entry and its key, for ordering.
+  struct MapEntry {
+    const Message* entry;
+    const std::string* text;  // string keys
+    int64_t number;           // integer and bool keys (uint64 keys as bits)
+  };
+
+  // Maps, read through the public repeated view of their entries (protobuf
+  // keeps direct map iteration private) and written sorted by key: byte order
+  // for strings, numeric order for integers, false before true. protobuf's
+  // own printer follows the map's hash order instead, which varies from run
+  // to run; JSON member order carries no meaning, so the two differ only in
+  // order. Should the view hold one key twice (entries added through
+  // reflection), the last one wins, as it does in the map itself.
   bool WriteMap(const Message& message, const FieldDescriptor* field, int depth) {
+    const Reflection* reflection = message.GetReflection();
+    const int size = reflection->FieldSize(message, field);
+    out_->push_back('{');
+    if (size == 0) {
+      Close('}', true, depth);
+      return true;
+    }
     const FieldDescriptor* key_field = field->message_type()->map_key();
     const FieldDescriptor* value_field = field->message_type()->map_value();
-    out_->push_back('{');
-    bool first = true;
-    google::protobuf::MapIterator end = MapEnd(message, field);
-    for (google::protobuf::MapIterator it = MapBegin(message, field); it != end; ++it) {
-      Separator(first, depth + 1);
-      first = false;
-      const google::protobuf::MapKey& key = it.GetKey();
-      switch (key_field->cpp_type()) {
-        case FieldDescriptor::CPPTYPE_STRING:
-          if (!AppendString(key.GetStringValue(), out_)) return false;
+    const FieldDescriptor::CppType key_type = key_field->cpp_type();
+    absl::InlinedVector<MapEntry, 8> entries;
+    entries.reserve(size);
+    for (int i = 0; i < size; ++i) {
+      const Message& entry = reflection->GetRepeatedMessage(message, field, i);
+      const Reflection* er = entry.GetReflection();
+      MapEntry e{&entry, nullptr, 0};
+      switch (key_type) {
+        case FieldDescriptor::CPPTYPE_STRING: {
+          const std::string& key = er->GetStringReference(entry, key_field, &key_scratch_);
+          if (&key == &key_scratch_) return false;  // not stored in the entry
+          e.text = &key;
           break;
-        case FieldDescriptor::CPPTYPE_INT32:
-          out_->push_back('"');
-          AppendInt(key.GetInt32Value(), out_);
-          out_->push_back('"');
-          break;
-        case FieldDescriptor::CPPTYPE_INT64:
-          out_->push_back('"');
-          AppendInt(key.GetInt64Value(), out_);
-          out_->push_back('"');
-          break;
-        case FieldDescriptor::CPPTYPE_UINT32:
-          out_->push_back('"');
-          AppendUint(key.GetUInt32Value(), out_);
-          out_->push_back('"');
-          break;
+        }
+        case FieldDescriptor::CPPTYPE_INT32: e.number = er->GetInt32(entry, key_field); break;
+        case FieldDescriptor::CPPTYPE_INT64: e.number = er->GetInt64(entry, key_field); break;
+        case FieldDescriptor::CPPTYPE_UINT32: e.number = er->GetUInt32(entry, key_field); break;
         case FieldDescriptor::CPPTYPE_UINT64:
-          out_->push_back('"');
-          AppendUint(key.GetUInt64Value(), out_);
-          out_->push_back('"');
+          e.number = static_cast<int64_t>(er->GetUInt64(entry, key_field));
           break;
-        case FieldDescriptor::CPPTYPE_BOOL:
-          out_->append(key.GetBoolValue() ? "\"true\"" : "\"false\"");
-          break;
+        case FieldDescriptor::CPPTYPE_BOOL: e.number = er->GetBool(entry, key_field); break;
         default:
           return false;
       }
+      entries.push_back(e);
+    }
+    if (entries.size() > 1) {
+      auto less = [key_type](const MapEntry& a, const MapEntry& b) {
+        switch (key_type) {
+          case FieldDescriptor::CPPTYPE_STRING: return *a.text < *b.text;  // bytewise
+          case FieldDescriptor::CPPTYPE_UINT64:
+            return static_cast<uint64_t>(a.number) < static_cast<uint64_t>(b.number);
+          default: return a.number < b.number;
+        }
+      };
+      // Stable, so that among equal keys the last added stays last.
+      std::stable_sort(entries.begin(), entries.end(), less);
+      size_t kept = 0;
+      for (size_t i = 0; i < entries.size(); ++i) {
+        if (i + 1 < entries.size() && !less(entries[i], entries[i + 1])) continue;
+        entries[kept++] = entries[i];
+      }
+      entries.resize(kept);
+    }
+    bool first = true;
+    for (const MapEntry& e : entries) {
+      Separator(first, depth + 1);
+      first = false;
+      switch (key_type) {
+        case FieldDescriptor::CPPTYPE_STRING:
+          if (!AppendString(*e.text, out_)) return false;
+          break;
+        case FieldDescriptor::CPPTYPE_UINT64:
+          out_->push_back('"');
+          AppendUint(static_cast<uint64_t>(e.number), out_);
+          out_->push_back('"');
+          break;
+        case FieldDescriptor::CPPTYPE_BOOL:
+          out_->append(e.number != 0 ? "\"true\"" : "\"false\"");
+          break;
+        default:  // int32, int64, uint32 (all exact in int64)
+          out_->push_back('"');
+          AppendInt(e.number, out_);
+          out_->push_back('"');
+          break;
+      }
       out_->append(options_.pretty ? ": " : ":");
-      if (!WriteMapValue(it.GetValueRef(), value_field, depth + 1)) return false;
+      if (!WriteValue(*e.entry, value_field, -1, depth + 1)) return false;
     }
     Close('}', first, depth);
     return true;
-  }
-
-  bool WriteMapValue(const google::protobuf::MapValueRef& value, const FieldDescriptor* field,
-                     int depth) {
-    switch (field->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_INT32: AppendInt(value.GetInt32Value(), out_); return true;
-      case FieldDescriptor::CPPTYPE_UINT32: AppendUint(value.GetUInt32Value(), out_); return true;
-      case FieldDescriptor::CPPTYPE_INT64:
-        out_->push_back('"');
-        AppendInt(value.GetInt64Value(), out_);
-        out_->push_back('"');
-        return true;
-      case FieldDescriptor::CPPTYPE_UINT64:
-        out_->push_back('"');
-        AppendUint(value.GetUInt64Value(), out_);
-        out_->push_back('"');
-        return true;
-      case FieldDescriptor::CPPTYPE_DOUBLE: AppendDoubleLike(value.GetDoubleValue(), out_); return true;
-      case FieldDescriptor::CPPTYPE_FLOAT: AppendDoubleLike(value.GetFloatValue(), out_); return true;
-      case FieldDescriptor::CPPTYPE_BOOL: out_->append(value.GetBoolValue() ? "true" : "false"); return true;
-      case FieldDescriptor::CPPTYPE_ENUM: return WriteEnum(field, value.GetEnumValue());
-      case FieldDescriptor::CPPTYPE_STRING:
-        if (field->type() == FieldDescriptor::TYPE_BYTES) {
-          AppendBase64(value.GetStringValue(), out_);
-          return true;
-        }
-        return AppendString(value.GetStringValue(), out_);
-      case FieldDescriptor::CPPTYPE_MESSAGE:
-        return WriteMessage(value.GetMessageValue(), depth);
-    }
-    return false;
   }
 
   bool WriteEnum(const FieldDescriptor* field, int number) {
@@ -701,6 +716,7 @@ class Writer {
 
   const JsonWriteOptions& options_;
   std::string* out_;
+  std::string key_scratch_;  // for GetStringReference; map keys never use it
 };
 
 }  // namespace

@@ -1,11 +1,16 @@
 // Differential tests of kei::JsonCodec's native proto3 JSON (cc/codec/
 // json_writer.cc, json_reader.cc) against protobuf 3.21's own JSON mapping:
-// byte-identical output for every option combination over a randomized corpus,
-// round trips of protobuf's output, and agreement on a list of hand-written
-// edge and malformed inputs.
+// for every option combination over a randomized corpus, output byte-identical
+// to protobuf's, except that maps come out sorted by key where protobuf
+// follows its hash order (messages holding a map with two or more entries are
+// compared as JSON values, and must be a reordering of protobuf's bytes);
+// deterministic output; round trips of protobuf's output; and agreement on a
+// list of hand-written edge and malformed inputs.
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -23,6 +28,7 @@
 #include "kei/agent/v1/agent.pb.h"
 #include "kei/test/v1/echo.pb.h"
 #include "kei/test/v1/json_types.pb.h"
+#include "nlohmann/json.hpp"
 
 namespace kei {
 namespace {
@@ -355,11 +361,192 @@ std::string Diff(const std::string& a, const std::string& b) {
 }
 
 struct Stats {
-  int messages = 0, compared = 0, native_writes = 0, native_reads = 0;
+  int messages = 0, compared = 0, native_writes = 0, native_reads = 0, semantic = 0;
 };
+
+// Whether `m` holds, at any depth, a map field (google.protobuf.Struct's
+// `fields` included) with two or more entries: the only place where the
+// native writer's member order (sorted keys) and protobuf's (hash order) part.
+bool HasMultiEntryMap(const Message& m) {
+  const Reflection* r = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (f->is_map() && r->FieldSize(m, f) >= 2) return true;
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        if (HasMultiEntryMap(r->GetRepeatedMessage(m, f, i))) return true;
+      }
+    } else if (HasMultiEntryMap(r->GetMessage(m, f))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+using OrderedJson = nlohmann::ordered_json;
+
+// The key text a map entry prints with.
+std::string MapKeyText(const Message& entry) {
+  const FieldDescriptor* f = entry.GetDescriptor()->map_key();
+  const Reflection* r = entry.GetReflection();
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING: return r->GetString(entry, f);
+    case FieldDescriptor::CPPTYPE_INT32: return std::to_string(r->GetInt32(entry, f));
+    case FieldDescriptor::CPPTYPE_INT64: return std::to_string(r->GetInt64(entry, f));
+    case FieldDescriptor::CPPTYPE_UINT32: return std::to_string(r->GetUInt32(entry, f));
+    case FieldDescriptor::CPPTYPE_UINT64: return std::to_string(r->GetUInt64(entry, f));
+    case FieldDescriptor::CPPTYPE_BOOL: return r->GetBool(entry, f) ? "true" : "false";
+    default: return "?";
+  }
+}
+
+// Strict "a before b" for map keys as printed: numeric for integers, false
+// before true, bytewise for strings.
+bool MapKeyLess(FieldDescriptor::CppType type, const std::string& a, const std::string& b) {
+  switch (type) {
+    case FieldDescriptor::CPPTYPE_INT32:
+    case FieldDescriptor::CPPTYPE_INT64: return std::stoll(a) < std::stoll(b);
+    case FieldDescriptor::CPPTYPE_UINT32:
+    case FieldDescriptor::CPPTYPE_UINT64: return std::stoull(a) < std::stoull(b);
+    case FieldDescriptor::CPPTYPE_BOOL: return a == "false" && b == "true";
+    default: return a < b;  // std::string compares bytes as unsigned char
+  }
+}
+
+// Calls visit(map_field, map_object) for every map in `j`, the JSON printed
+// for `m` (at any depth, Struct included), innermost first. `visit` may
+// reorder the members of the object it is given.
+template <typename Visit>
+void ForEachMap(const Message& m, OrderedJson& j, bool proto_names, const Visit& visit);
+
+template <typename Visit>
+void ForEachMapIn(const Message& m, const FieldDescriptor* f, OrderedJson& j, bool proto_names,
+                  const Visit& visit) {
+  ASSERT_TRUE(j.is_object()) << f->full_name();
+  const FieldDescriptor* value_field = f->message_type()->map_value();
+  if (value_field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+    const Reflection* r = m.GetReflection();
+    std::map<std::string, const Message*> values;  // last entry per key wins
+    for (int i = 0; i < r->FieldSize(m, f); ++i) {
+      const Message& entry = r->GetRepeatedMessage(m, f, i);
+      values[MapKeyText(entry)] = &entry.GetReflection()->GetMessage(entry, value_field);
+    }
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      auto found = values.find(it.key());
+      ASSERT_TRUE(found != values.end()) << f->full_name() << ": no entry for " << it.key();
+      ASSERT_NO_FATAL_FAILURE(ForEachMap(*found->second, it.value(), proto_names, visit));
+    }
+  }
+  ASSERT_NO_FATAL_FAILURE(visit(f, j));
+}
+
+template <typename Visit>
+void ForEachMap(const Message& m, OrderedJson& j, bool proto_names, const Visit& visit) {
+  const gp::Descriptor* d = m.GetDescriptor();
+  const Reflection* r = m.GetReflection();
+  if (IsWkt(d, "google.protobuf.Struct")) {
+    return ForEachMapIn(m, d->FindFieldByName("fields"), j, proto_names, visit);
+  }
+  if (IsWkt(d, "google.protobuf.Value")) {
+    const auto& v = static_cast<const gp::Value&>(m);
+    if (v.has_struct_value()) return ForEachMap(v.struct_value(), j, proto_names, visit);
+    if (v.has_list_value()) return ForEachMap(v.list_value(), j, proto_names, visit);
+    return;
+  }
+  if (IsWkt(d, "google.protobuf.ListValue")) {
+    const auto& list = static_cast<const gp::ListValue&>(m);
+    ASSERT_TRUE(j.is_array());
+    ASSERT_EQ(j.size(), static_cast<size_t>(list.values_size()));
+    for (int i = 0; i < list.values_size(); ++i) {
+      ASSERT_NO_FATAL_FAILURE(ForEachMap(list.values(i), j[i], proto_names, visit));
+    }
+    return;
+  }
+  if (d->file()->package() == "google.protobuf" || !j.is_object()) return;
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    auto member = j.find(proto_names ? f->name() : f->json_name());
+    if (member == j.end()) continue;
+    if (f->is_map()) {
+      ASSERT_NO_FATAL_FAILURE(ForEachMapIn(m, f, *member, proto_names, visit));
+    } else if (f->is_repeated()) {
+      ASSERT_TRUE(member->is_array()) << f->full_name();
+      ASSERT_EQ(member->size(), static_cast<size_t>(r->FieldSize(m, f))) << f->full_name();
+      for (int k = 0; k < r->FieldSize(m, f); ++k) {
+        ASSERT_NO_FATAL_FAILURE(
+            ForEachMap(r->GetRepeatedMessage(m, f, k), (*member)[k], proto_names, visit));
+      }
+    } else {
+      ASSERT_NO_FATAL_FAILURE(ForEachMap(r->GetMessage(m, f), *member, proto_names, visit));
+    }
+  }
+}
+
+// Every map in `json` (printed for `m`) lists its keys in strictly increasing
+// order: numeric for integer keys, false before true, bytewise for strings.
+void ExpectSortedMaps(const Message& m, const std::string& json, bool proto_names) {
+  OrderedJson j = OrderedJson::parse(json, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << "not JSON";
+  ForEachMap(m, j, proto_names, [](const FieldDescriptor* f, OrderedJson& object) {
+    const FieldDescriptor::CppType key_type = f->message_type()->map_key()->cpp_type();
+    const std::string* previous = nullptr;
+    for (auto it = object.begin(); it != object.end(); ++it) {
+      if (previous != nullptr) {
+        ASSERT_TRUE(MapKeyLess(key_type, *previous, it.key()))
+            << f->full_name() << ": \"" << *previous << "\" before \"" << it.key() << "\"";
+      }
+      previous = &it.key();
+    }
+  });
+}
+
+// Byte-identical, or, with `semantic` (a map with 2+ entries somewhere in
+// `m`): the same JSON value (nlohmann's object comparison ignores member
+// order); the same member order as protobuf's once protobuf's maps are sorted
+// by key (so field order is still checked); and a reordering of protobuf's
+// bytes (so escaping and number spelling are too).
+void ExpectSameJson(const std::string& ours, const std::string& expected, bool semantic,
+                    const Message& m, bool proto_names) {
+  if (!semantic) {
+    ASSERT_TRUE(ours == expected) << "not byte-identical";
+    return;
+  }
+  nlohmann::json a = nlohmann::json::parse(ours, nullptr, false);
+  nlohmann::json b = nlohmann::json::parse(expected, nullptr, false);
+  ASSERT_FALSE(a.is_discarded()) << "ours is not JSON";
+  ASSERT_FALSE(b.is_discarded()) << "protobuf's is not JSON";
+  ASSERT_TRUE(a == b) << "different JSON values";
+
+  OrderedJson ordered_ours = OrderedJson::parse(ours);
+  OrderedJson sorted_expected = OrderedJson::parse(expected);
+  ASSERT_NO_FATAL_FAILURE(ForEachMap(
+      m, sorted_expected, proto_names, [](const FieldDescriptor* f, OrderedJson& object) {
+        const FieldDescriptor::CppType key_type = f->message_type()->map_key()->cpp_type();
+        std::vector<std::pair<std::string, OrderedJson>> members;
+        for (auto it = object.begin(); it != object.end(); ++it) {
+          members.emplace_back(it.key(), std::move(it.value()));
+        }
+        std::stable_sort(members.begin(), members.end(), [&](const auto& x, const auto& y) {
+          return MapKeyLess(key_type, x.first, y.first);
+        });
+        object = OrderedJson::object();
+        for (auto& [key, value] : members) object.emplace(key, std::move(value));
+      }));
+  ASSERT_TRUE(ordered_ours == sorted_expected) << "members in another order";
+
+  std::string sorted_ours = ours, sorted_bytes = expected;
+  std::sort(sorted_ours.begin(), sorted_ours.end());
+  std::sort(sorted_bytes.begin(), sorted_bytes.end());
+  ASSERT_TRUE(sorted_ours == sorted_bytes) << "not a reordering of protobuf's bytes";
+}
 
 void CheckMessage(const Message& m, Stats* stats) {
   ++stats->messages;
+  const bool semantic = HasMultiEntryMap(m);
+  if (semantic) ++stats->semantic;
   for (int bits = 0; bits < 8; ++bits) {
     const JsonCodecOptions o = Options(bits);
     bool pb_ok;
@@ -369,13 +556,21 @@ void CheckMessage(const Message& m, Stats* stats) {
     ASSERT_EQ(s.ok(), pb_ok) << s << "\n" << m.ShortDebugString().substr(0, 2000);
     if (!pb_ok) continue;
     ++stats->compared;
-    ASSERT_TRUE(ours == expected) << "options " << bits << " " << Diff(ours, expected);
+    ASSERT_NO_FATAL_FAILURE(ExpectSameJson(ours, expected, semantic, m, o.use_proto_names))
+        << "options " << bits << " " << Diff(ours, expected);
+    std::string again;
+    ASSERT_TRUE(JsonCodec(o).Marshal(m, &again).ok());
+    ASSERT_TRUE(again == ours) << "not deterministic: " << Diff(again, ours);
 
     std::string native;
     json_internal::JsonWriteOptions wo{o.emit_defaults, o.use_proto_names, o.pretty};
     if (json_internal::WriteJson(m, wo, &native)) {
       ++stats->native_writes;
-      ASSERT_TRUE(native == expected) << Diff(native, expected);
+      ASSERT_NO_FATAL_FAILURE(ExpectSameJson(native, expected, semantic, m, o.use_proto_names))
+          << Diff(native, expected);
+      ASSERT_TRUE(native == ours) << Diff(native, ours);
+      ASSERT_NO_FATAL_FAILURE(ExpectSortedMaps(m, native, o.use_proto_names))
+          << native.substr(0, 2000);
     } else if (getenv("JSON_DEBUG")) {
       std::printf("fallback: %s\n", m.ShortDebugString().substr(0, 300).c_str());
     }
@@ -412,8 +607,10 @@ TEST(JsonCodecConformanceTest, RandomJsonTypesMatchProtobuf) {
   // above FLT_MAX on input).
   EXPECT_GT(stats.native_writes, stats.compared * 9 / 10);
   EXPECT_GT(stats.native_reads, stats.messages * 8 / 10);  // FLT_MAX-ish floats: protobuf decides
-  std::printf("messages %d, outputs compared %d, native writes %d, native reads %d\n",
-              stats.messages, stats.compared, stats.native_writes, stats.native_reads);
+  std::printf(
+      "messages %d (with multi-entry maps %d), outputs compared %d, native writes %d, "
+      "native reads %d\n",
+      stats.messages, stats.semantic, stats.compared, stats.native_writes, stats.native_reads);
 }
 
 TEST(JsonCodecConformanceTest, RandomAgentAndEchoMessagesMatchProtobuf) {
@@ -441,8 +638,10 @@ TEST(JsonCodecConformanceTest, RandomAgentAndEchoMessagesMatchProtobuf) {
     }
   }
   EXPECT_EQ(stats.native_writes, stats.compared);
-  std::printf("messages %d, outputs compared %d, native writes %d, native reads %d\n",
-              stats.messages, stats.compared, stats.native_writes, stats.native_reads);
+  std::printf(
+      "messages %d (with multi-entry maps %d), outputs compared %d, native writes %d, "
+      "native reads %d\n",
+      stats.messages, stats.semantic, stats.compared, stats.native_writes, stats.native_reads);
 }
 
 TEST(JsonCodecConformanceTest, FallbackShapesStillMatchProtobuf) {
@@ -479,6 +678,107 @@ TEST(JsonCodecConformanceTest, FallbackShapesStillMatchProtobuf) {
   gp::Value back;
   ASSERT_TRUE(JsonCodec().Unmarshal("[1, \"a\"]", &back).ok());
   EXPECT_EQ(back.list_value().values_size(), 2);
+}
+
+TEST(JsonCodecConformanceTest, MapKeysComeOutSortedAndDeterministic) {
+  JsonTypes m;
+  for (const char* k : {"b", "a", "\xc3\xa9", "B", "", "a b"}) (*m.mutable_m_string_string())[k] = k;
+  for (int32_t k : {5, -3, 100, 0, std::numeric_limits<int32_t>::min()}) {
+    (*m.mutable_m_int32_int32())[k] = 1;
+  }
+  for (int64_t k : {std::numeric_limits<int64_t>::max(), int64_t{-1}, int64_t{10}, int64_t{9}}) {
+    (*m.mutable_m_int64_int64())[k] = 2;
+  }
+  for (uint64_t k : {std::numeric_limits<uint64_t>::max(), uint64_t{2}, uint64_t{10}}) {
+    (*m.mutable_m_uint64_uint64())[k] = 3;
+  }
+  (*m.mutable_m_bool_string())[true] = "t";
+  (*m.mutable_m_bool_string())[false] = "f";
+  (*m.mutable_m_string_nested())["z"].set_a(1);
+  (*(*m.mutable_m_string_nested())["y"].mutable_children()->Add()->mutable_children()->Add()->mutable_children()->Add())
+      .set_b("deep");
+  auto* fields = m.mutable_w_struct()->mutable_fields();
+  (*fields)["zeta"].set_number_value(1);
+  (*fields)["alpha"].set_bool_value(true);
+  auto* inner = (*fields)["mid"].mutable_struct_value()->mutable_fields();
+  (*inner)["y"].set_string_value("y");
+  (*inner)["x"].set_null_value(gp::NULL_VALUE);
+
+  std::string out;
+  ASSERT_TRUE(JsonCodec().Marshal(m, &out).ok());
+  EXPECT_EQ(out,
+            R"({"mStringString":{"":"","B":"B","a":"a","a b":"a b","b":"b",)"
+            "\"\xc3\xa9\":\"\xc3\xa9\"},"
+            R"("mInt32Int32":{"-2147483648":1,"-3":1,"0":1,"5":1,"100":1},)"
+            R"("mInt64Int64":{"-1":"2","9":"2","10":"2","9223372036854775807":"2"},)"
+            R"("mUint64Uint64":{"2":"3","10":"3","18446744073709551615":"3"},)"
+            R"("mBoolString":{"false":"f","true":"t"},)"
+            R"("mStringNested":{"y":{"children":[{"children":[{"children":[{"b":"deep"}]}]}]},"z":{"a":1}},)"
+            R"("wStruct":{"alpha":true,"mid":{"x":null,"y":"y"},"zeta":1}})");
+  for (int bits = 0; bits < 8; ++bits) {
+    const JsonCodecOptions o = Options(bits);
+    bool pb_ok;
+    std::string expected = ProtobufJson(m, o, &pb_ok);
+    ASSERT_TRUE(pb_ok);
+    std::string first, second;
+    ASSERT_TRUE(JsonCodec(o).Marshal(m, &first).ok());
+    ASSERT_NO_FATAL_FAILURE(ExpectSameJson(first, expected, true, m, o.use_proto_names)) << bits;
+    ASSERT_NO_FATAL_FAILURE(ExpectSortedMaps(m, first, o.use_proto_names));
+    // The same bytes again, and for a copy (another hash seed in protobuf's maps)
+    // and for the message parsed back from either JSON.
+    JsonTypes copy = m;
+    ASSERT_TRUE(JsonCodec(o).Marshal(copy, &second).ok());
+    EXPECT_EQ(first, second) << bits;
+    for (const std::string* json : {&first, &expected}) {
+      JsonTypes back;
+      ASSERT_TRUE(JsonCodec().Unmarshal(*json, &back).ok());
+      second.clear();
+      ASSERT_TRUE(JsonCodec(o).Marshal(back, &second).ok());
+      EXPECT_EQ(first, second) << bits;
+    }
+  }
+}
+
+TEST(JsonCodecConformanceTest, RepeatedMapKeysKeepTheLastEntry) {
+  // Entries added through reflection may repeat a key; the map (and protobuf's
+  // printer) keeps the last one.
+  JsonTypes m;
+  const FieldDescriptor* f = m.GetDescriptor()->FindFieldByName("m_string_string");
+  const Reflection* r = m.GetReflection();
+  for (const char* value : {"first", "other", "second"}) {
+    Message* entry = r->AddMessage(&m, f);
+    const gp::Descriptor* ed = entry->GetDescriptor();
+    entry->GetReflection()->SetString(entry, ed->map_key(), value == std::string("other") ? "j" : "k");
+    entry->GetReflection()->SetString(entry, ed->map_value(), value);
+  }
+  const FieldDescriptor* fi = m.GetDescriptor()->FindFieldByName("m_int32_int32");
+  for (int value : {1, 2, 3}) {
+    Message* entry = r->AddMessage(&m, fi);
+    const gp::Descriptor* ed = entry->GetDescriptor();
+    entry->GetReflection()->SetInt32(entry, ed->map_key(), value == 2 ? 4 : 7);
+    entry->GetReflection()->SetInt32(entry, ed->map_value(), value);
+  }
+  std::string native;
+  ASSERT_TRUE(json_internal::WriteJson(m, {}, &native));
+  EXPECT_EQ(native, R"({"mStringString":{"j":"other","k":"second"},"mInt32Int32":{"4":2,"7":3}})");
+  bool pb_ok;
+  std::string expected = ProtobufJson(m, JsonCodecOptions(), &pb_ok);
+  ASSERT_TRUE(pb_ok);
+  ExpectSameJson(native, expected, true, m, false);
+
+  // On input, a key spelled twice is an error, as in protobuf; another spelling
+  // of the same key replaces the earlier entry.
+  JsonTypes parsed;
+  EXPECT_FALSE(JsonCodec().Unmarshal(R"({"mInt32Int32": {"7": 1, "7": 2}})", &parsed).ok());
+  ASSERT_TRUE(
+      JsonCodec().Unmarshal(R"({"mInt32Int32": {"7": 1, "4": 2, "07": 3}, "mBoolString": {"t": "a", "true": "b"}})",
+                            &parsed)
+          .ok());
+  EXPECT_EQ(r->FieldSize(parsed, fi), 2);  // one entry per key in the repeated view
+  EXPECT_EQ(parsed.m_int32_int32().at(7), 3);
+  EXPECT_EQ(parsed.m_int32_int32().at(4), 2);
+  EXPECT_EQ(parsed.m_bool_string().size(), 1u);
+  EXPECT_EQ(parsed.m_bool_string().at(true), "b");
 }
 
 // ---- Hand-written inputs: same verdict as protobuf's parser --------------------------------
@@ -540,6 +840,16 @@ const char* const kInputs[] = {
     R"({"mStringString": {"a": "b", "a": "c"}})", R"({"mStringString": {"a": 1}})",
     R"({"mStringString": {"a": "b"}, "mStringString": {"a": "c"}})", R"({"mStringString": []})",
     R"({"mFixed64Bytes": {"7": "AQI="}})", R"({"mSint32Double": {"-1": "NaN"}})",
+    R"({"mInt32Int32": {"1": 1, "1": 2}})", R"({"mInt32Int32": {"01": 1, "1": 2, "01": 3}})",
+    R"({"mInt32Int32": {"1": 1, "2": 2, "01": 3, "2": 4}})", R"({"mBoolString": {"true": "a", "true": "b"}})",
+    R"({"mBoolString": {"true": "a", "t": "b", "false": "c", "0": "d"}})",
+    R"({"mSfixed64Nested": {"1": {"a": 1}, "01": {"b": "x"}}})", R"({"mSfixed64Nested": {"1": {"a": 1}, "01": null}})",
+    R"({"mStringNested": {"a": {"a": 1}, "b": null, "c": {}}})", R"({"mStringValue": {"a": 1, "b": null, "a": 2}})",
+    R"({"mStringString": {"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6", "g": "7", "h": "8", "i": "9", "j": "10"}})",
+    R"({"mStringString": {"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6", "g": "7", "h": "8", "i": "9", "a": "10"}})",
+    R"({"mUint32Uint32": {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6, "7": 7, "8": 8, "9": 9, "01": 10}})",
+    R"({"mUint32Uint32": {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6, "7": 7, "8": 8, "9": 9, "9": 10}})",
+    R"({"wStruct": {"b": 1, "a": 2, "c": {"y": 1, "x": 2}}})",
     // nested, duplicates, oneofs, optional, null
     R"({"fNested": {"a": 1, "b": "x", "color": "JSON_COLOR_GREEN"}})", R"({"fNested": null})",
     R"({"fNested": 5})", R"({"fNested": {"a": 1}, "fNested": {"b": "x"}})",
