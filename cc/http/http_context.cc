@@ -10,21 +10,26 @@
 
 namespace kei::http {
 
-absl::Status InitContext(const HttpRequest& request, Context* context) {
+absl::Status InitContext(HttpRequest& request, Context* context) {
   context->set_protocol("http");
   context->set_peer(request.peer);
   context->set_cancellation(request.cancellation);
-  context->mutable_metadata() = request.headers;
   if (request.transport_identity.authenticated()) {
     context->set_transport_identity(request.transport_identity);
   }
   absl::string_view timeout = request.header(connect::kTimeoutHeader);
+  absl::Status status;
   if (!timeout.empty()) {
     auto parsed = connect::ParseTimeout(timeout);
-    if (!parsed.ok()) return parsed.status();
-    context->set_deadline(absl::Now() + *parsed);
+    if (parsed.ok()) {
+      context->set_deadline(absl::Now() + *parsed);
+    } else {
+      status = parsed.status();
+    }
   }
-  return absl::OkStatus();
+  context->mutable_metadata() = std::move(request.headers);
+  request.headers.clear();
+  return status;
 }
 
 void AppendResponseMetadata(const Context& context, absl::string_view prefix,

@@ -9,8 +9,9 @@
 
 namespace kei::http {
 
-// INVALID_ARGUMENT for a malformed Connect-Timeout-Ms.
-absl::Status InitContext(const HttpRequest& request, Context* context);
+// INVALID_ARGUMENT for a malformed Connect-Timeout-Ms. The request's headers
+// move into the context's metadata (the request has none afterwards).
+absl::Status InitContext(HttpRequest& request, Context* context);
 
 // Appends the handler's response metadata to `headers`, with `prefix`
 // ("trailer-" for Connect unary trailers, "" otherwise). Overload pushback also
