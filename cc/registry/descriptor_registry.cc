@@ -41,6 +41,13 @@ absl::Status DescriptorRegistry::AddFileLocked(
 }
 
 absl::Status DescriptorRegistry::AddFileDescriptorSet(const gp::FileDescriptorSet& set) {
+  // Files are added depth-first along their dependencies; bounding the set
+  // bounds that recursion, whoever sent the set (a file, a reflection server).
+  constexpr int kMaxFiles = 4096;
+  if (set.file_size() > kMaxFiles) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "descriptor set has ", set.file_size(), " files; at most ", kMaxFiles, " are accepted"));
+  }
   absl::MutexLock lock(&mu_);
   absl::flat_hash_map<std::string, const gp::FileDescriptorProto*> pending;
   std::vector<std::string> order;

@@ -38,7 +38,9 @@ absl::StatusOr<std::string> ReflectionClient::Exchange(const std::string& reques
   (*stream)->CloseSend();
   bool got = (*stream)->Read(response.get());
   if (got) {
-    while ((*stream)->Read(request.get())) {
+    // One request gets one response; drain anything further before Finish.
+    auto extra = registry.NewMessage(method->descriptor->output_type());
+    while ((*stream)->Read(extra.get())) {
     }
   }
   absl::Status status = (*stream)->Finish();

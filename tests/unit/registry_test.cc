@@ -207,5 +207,19 @@ TEST(DescriptorRegistryTest, FilesInAnyOrderAndMissingDependency) {
   EXPECT_EQ(other.FindMessage("unit.Holder"), nullptr);
 }
 
+TEST(DescriptorRegistryTest, OversizedSetIsRejectedBeforeBuilding) {
+  // A long dependency chain from an untrusted source must not exhaust the stack.
+  gp::FileDescriptorSet set;
+  for (int i = 0; i < 5000; ++i) {
+    gp::FileDescriptorProto* file = set.add_file();
+    file->set_name("chain/f" + std::to_string(i) + ".proto");
+    if (i > 0) file->add_dependency("chain/f" + std::to_string(i - 1) + ".proto");
+  }
+  DescriptorRegistry registry;
+  absl::Status s = registry.AddFileDescriptorSet(set);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("at most 4096"));
+}
+
 }  // namespace
 }  // namespace kei
