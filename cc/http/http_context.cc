@@ -12,7 +12,7 @@ namespace kei::http {
 
 absl::Status InitContext(HttpRequest& request, Context* context) {
   context->set_protocol("http");
-  context->set_peer(request.peer);
+  context->set_peer(std::move(request.peer));
   context->set_cancellation(request.cancellation);
   if (request.transport_identity.authenticated()) {
     context->set_transport_identity(request.transport_identity);

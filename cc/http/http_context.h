@@ -10,7 +10,7 @@
 namespace kei::http {
 
 // INVALID_ARGUMENT for a malformed Connect-Timeout-Ms. The request's headers
-// move into the context's metadata (the request has none afterwards).
+// and peer move into the context (the request has neither afterwards).
 absl::Status InitContext(HttpRequest& request, Context* context);
 
 // Appends the handler's response metadata to `headers`, with `prefix`

@@ -33,7 +33,17 @@ namespace bhttp = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+// Every socket, timer and coroutine runs on the server's io_context. Naming its
+// executor type (instead of the type-erased any_io_executor) spares every
+// asynchronous operation a type-erased executor copy.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                         asio::wait_traits<std::chrono::steady_clock>, Executor>;
+template <class T>
+using Awaitable = asio::awaitable<T, Executor>;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable_t<Executor>());
 
 struct HttpServer::State {
   State(HttpServerOptions o, std::unique_ptr<HttpRouter> r, std::atomic<int>* in_flight,
@@ -49,7 +59,7 @@ struct HttpServer::State {
   HttpServerOptions options;
   std::unique_ptr<HttpRouter> router;
   asio::io_context io;
-  tcp::acceptor acceptor;
+  Acceptor acceptor;
   ssl::context ssl_context;
   bool tls = false;
   std::atomic<int>* in_flight;
@@ -57,25 +67,52 @@ struct HttpServer::State {
   std::atomic<int>* accepted;
   std::atomic<bool> draining{false};
 
-  // Cancellation of every call in flight, so shutdown can end them.
+  // The call each connection is running (HTTP/1.1: at most one), so shutdown
+  // can cancel every call in flight. A connection registers its slot once;
+  // a call only touches its own slot's uncontended lock.
+  struct CallSlot {
+    absl::Mutex mu;
+    std::optional<CancellationToken> current ABSL_GUARDED_BY(mu);
+  };
   absl::Mutex mu;
-  std::set<std::shared_ptr<CancellationToken>> calls ABSL_GUARDED_BY(mu);
+  std::set<CallSlot*> slots ABSL_GUARDED_BY(mu);
+  std::atomic<bool> cancelling{false};
 
-  std::shared_ptr<CancellationToken> BeginCall() {
-    auto token = std::make_shared<CancellationToken>();
+  void AddSlot(CallSlot* slot) {
     absl::MutexLock lock(&mu);
-    calls.insert(token);
-    in_flight->fetch_add(1);
-    return token;
+    slots.insert(slot);
   }
-  void EndCall(const std::shared_ptr<CancellationToken>& token) {
+  void RemoveSlot(CallSlot* slot) {
     absl::MutexLock lock(&mu);
-    calls.erase(token);
+    slots.erase(slot);
+  }
+  void BeginCall(CallSlot& slot, const CancellationToken& token) {
+    in_flight->fetch_add(1);
+    {
+      absl::MutexLock lock(&slot.mu);
+      slot.current = token;
+    }
+    // A call that starts while shutdown is cancelling is cancelled too.
+    if (cancelling.load()) token.Cancel();
+  }
+  void EndCall(CallSlot& slot) {
+    {
+      absl::MutexLock lock(&slot.mu);
+      slot.current.reset();
+    }
     in_flight->fetch_sub(1);
   }
   void CancelAll() {
-    absl::MutexLock lock(&mu);
-    for (const auto& token : calls) token->Cancel();
+    cancelling = true;
+    std::vector<CancellationToken> tokens;
+    {
+      absl::MutexLock lock(&mu);
+      for (CallSlot* slot : slots) {
+        absl::MutexLock slot_lock(&slot->mu);
+        if (slot->current) tokens.push_back(*slot->current);
+      }
+    }
+    for (const auto& token : tokens) token.Cancel();  // callbacks run without our locks
   }
 };
 
@@ -97,10 +134,10 @@ class Watchdog : public std::enable_shared_from_this<Watchdog> {
   using Clock = std::chrono::steady_clock;
   static constexpr Clock::rep kNever = std::numeric_limits<Clock::rep>::max();
 
-  Watchdog(const asio::any_io_executor& executor, int fd, Clock::duration tick)
+  Watchdog(const Executor& executor, int fd, Clock::duration tick)
       : timer_(executor), fd_(fd), tick_(tick) {}
 
-  static std::shared_ptr<Watchdog> Start(const asio::any_io_executor& executor, int fd,
+  static std::shared_ptr<Watchdog> Start(const Executor& executor, int fd,
                                          absl::Duration shortest_timeout) {
     auto tick = std::clamp(Chrono(shortest_timeout) / 4,
                            Clock::duration(std::chrono::milliseconds(5)),
@@ -153,7 +190,7 @@ class Watchdog : public std::enable_shared_from_this<Watchdog> {
 
   std::atomic<Clock::rep> deadline_{kNever};
   std::mutex mu_;
-  asio::steady_timer timer_;
+  Timer timer_;
   int fd_;
   Clock::duration tick_;
   bool stopped_ = false;
@@ -165,7 +202,7 @@ struct StopWatchdog {
   ~StopWatchdog() { watchdog->Stop(); }
 };
 
-std::string PeerName(const tcp::socket& socket) {
+std::string PeerName(const Socket& socket) {
   boost::system::error_code ec;
   auto endpoint = socket.remote_endpoint(ec);
   if (ec) return "";
@@ -213,14 +250,14 @@ HttpRequest ToRequest(bhttp::request<bhttp::string_body>& raw) {
 
 // Writes a complete response; false if the write failed.
 template <class Stream>
-asio::awaitable<bool> WriteResponse(Stream& stream, Watchdog& watchdog,
-                                    const HttpResponse& response,
+Awaitable<bool> WriteResponse(Stream& stream, Watchdog& watchdog,
+                                    HttpResponse response,
                                     unsigned version, bool keep_alive, bool head,
                                     absl::Duration timeout) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
   res.set(bhttp::field::server, "keid");
   for (const auto& [name, value] : response.headers) res.insert(name, value);
-  res.body() = response.body;
+  res.body() = std::move(response.body);
   res.keep_alive(keep_alive);
   res.prepare_payload();
   if (head) res.body().clear();
@@ -236,7 +273,7 @@ asio::awaitable<bool> WriteResponse(Stream& stream, Watchdog& watchdog,
 template <class Stream>
 class ChunkedWriter final : public ResponseWriter {
  public:
-  ChunkedWriter(Stream& stream, Watchdog& watchdog, asio::any_io_executor executor,
+  ChunkedWriter(Stream& stream, Watchdog& watchdog, Executor executor,
                 unsigned version, absl::Duration timeout)
       : stream_(stream),
         watchdog_(watchdog),
@@ -297,7 +334,7 @@ class ChunkedWriter final : public ResponseWriter {
 
   Stream& stream_;
   Watchdog& watchdog_;
-  asio::any_io_executor executor_;
+  Executor executor_;
   unsigned version_;
   absl::Duration timeout_;
   bhttp::response<bhttp::empty_body> header_;
@@ -308,12 +345,12 @@ class ChunkedWriter final : public ResponseWriter {
 // Runs a streaming call on a worker thread; returns whether the connection
 // can be kept alive afterwards.
 template <class Stream>
-asio::awaitable<bool> RunStreaming(Stream& stream, Watchdog& watchdog, const StreamingCall& call,
+Awaitable<bool> RunStreaming(Stream& stream, Watchdog& watchdog, const StreamingCall& call,
                                    unsigned version, absl::Duration write_timeout) {
   auto executor = co_await asio::this_coro::executor;
   auto writer = std::make_shared<ChunkedWriter<Stream>>(stream, watchdog, executor, version,
                                                        write_timeout);
-  auto done = std::make_shared<asio::steady_timer>(executor,
+  auto done = std::make_shared<Timer>(executor,
                                                    std::chrono::steady_clock::time_point::max());
   auto finished = std::make_shared<std::atomic<bool>>(false);
   std::thread([writer, done, finished, call, executor] {
@@ -329,9 +366,16 @@ asio::awaitable<bool> RunStreaming(Stream& stream, Watchdog& watchdog, const Str
 }
 
 template <class Stream>
-asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream& stream,
+Awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream& stream,
                             Watchdog& watchdog, std::string peer, Identity identity) {
   const HttpServerOptions& options = state->options;
+  HttpServer::State::CallSlot slot;
+  state->AddSlot(&slot);
+  struct RemoveSlot {
+    HttpServer::State* state;
+    HttpServer::State::CallSlot* slot;
+    ~RemoveSlot() { state->RemoveSlot(slot); }
+  } remove_slot{state.get(), &slot};
   beast::flat_buffer buffer;
   // Set when the connection is answered and closed before the client finished
   // sending its request (413, 431, 400): its remaining input is drained briefly
@@ -350,7 +394,7 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream& st
           body ? absl::StrCat("request body exceeds ", options.max_body_bytes, " bytes")
                : absl::StrCat("request head exceeds ", options.max_header_bytes, " bytes")));
       response.status = body ? 413 : 431;
-      co_await WriteResponse(stream, watchdog, response, 11, false, false, options.write_timeout);
+      co_await WriteResponse(stream, watchdog, std::move(response), 11, false, false, options.write_timeout);
       linger = true;
       break;
     }
@@ -361,7 +405,7 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream& st
           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
         HttpResponse response = ErrorResponse(
             absl::InvalidArgumentError(absl::StrCat("malformed HTTP request: ", ec.message())));
-        co_await WriteResponse(stream, watchdog, response, 11, false, false, options.write_timeout);
+        co_await WriteResponse(stream, watchdog, std::move(response), 11, false, false, options.write_timeout);
         linger = true;
       }
       break;
@@ -374,23 +418,22 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream& st
     request.peer = peer;
     request.transport_identity = identity;
     request.tls = state->tls;
-    auto token = state->BeginCall();
-    request.cancellation = *token;
+    state->BeginCall(slot, request.cancellation);
     HttpResult result = state->router->Route(std::move(request));
     bool ok;
     if (result.streaming) {
       ok = co_await RunStreaming(stream, watchdog, result.streaming, version,
                                  options.write_timeout);
     } else {
-      ok = co_await WriteResponse(stream, watchdog, result.response, version, keep_alive, head,
+      ok = co_await WriteResponse(stream, watchdog, std::move(result.response), version, keep_alive, head,
                                   options.write_timeout);
     }
-    state->EndCall(token);
+    state->EndCall(slot);
     if (!ok || !keep_alive) break;
   }
   beast::error_code ignored;
-  if constexpr (std::is_same_v<Stream, tcp::socket>) {
-    stream.shutdown(tcp::socket::shutdown_send, ignored);
+  if constexpr (std::is_same_v<Stream, Socket>) {
+    stream.shutdown(Socket::shutdown_send, ignored);
     if (linger) {
       // Read and drop up to 8 MiB for up to a second, until the client stops.
       char discard[16384];
@@ -410,7 +453,7 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream& st
   }
 }
 
-asio::awaitable<void> Session(std::shared_ptr<HttpServer::State> state, tcp::socket socket) {
+Awaitable<void> Session(std::shared_ptr<HttpServer::State> state, Socket socket) {
   std::string peer = PeerName(socket);
   state->connections->fetch_add(1);
   state->accepted->fetch_add(1);
@@ -421,11 +464,11 @@ asio::awaitable<void> Session(std::shared_ptr<HttpServer::State> state, tcp::soc
   const HttpServerOptions& options = state->options;
   auto executor = co_await asio::this_coro::executor;
   if (state->connections->load() > options.max_connections) {
-    tcp::socket stream(std::move(socket));
+    Socket stream(std::move(socket));
     StopWatchdog watchdog{Watchdog::Start(executor, stream.native_handle(), absl::Seconds(2))};
     HttpResponse response = ErrorResponse(absl::UnavailableError(
         absl::StrCat("server is at its limit of ", options.max_connections, " connections")));
-    co_await WriteResponse(stream, *watchdog.watchdog, response, 11, false, false,
+    co_await WriteResponse(stream, *watchdog.watchdog, std::move(response), 11, false, false,
                            absl::Seconds(2));
     co_return;
   }
@@ -433,12 +476,12 @@ asio::awaitable<void> Session(std::shared_ptr<HttpServer::State> state, tcp::soc
   // a deadline set while it sleeps is noticed.
   absl::Duration shortest = std::min(options.read_timeout, options.write_timeout);
   if (!state->tls) {
-    tcp::socket stream(std::move(socket));
+    Socket stream(std::move(socket));
     StopWatchdog watchdog{Watchdog::Start(executor, stream.native_handle(), shortest)};
     co_await Serve(state, stream, *watchdog.watchdog, peer, Identity());
     co_return;
   }
-  beast::ssl_stream<tcp::socket> stream(std::move(socket), state->ssl_context);
+  beast::ssl_stream<Socket> stream(std::move(socket), state->ssl_context);
   StopWatchdog watchdog{
       Watchdog::Start(executor, beast::get_lowest_layer(stream).native_handle(), shortest)};
   watchdog.watchdog->Expire(options.read_timeout);
@@ -449,7 +492,7 @@ asio::awaitable<void> Session(std::shared_ptr<HttpServer::State> state, tcp::soc
   co_await Serve(state, stream, *watchdog.watchdog, peer, identity);
 }
 
-asio::awaitable<void> Accept(std::shared_ptr<HttpServer::State> state) {
+Awaitable<void> Accept(std::shared_ptr<HttpServer::State> state) {
   for (;;) {
     auto [ec, socket] = co_await state->acceptor.async_accept(kTuple);
     if (ec) {

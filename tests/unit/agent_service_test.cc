@@ -681,7 +681,7 @@ TEST(EventLogTest, DropsOldestAndPublishes) {
   std::vector<uint64_t> published;
   log.set_publisher([&](const v1::AgentEvent& e) { published.push_back(e.sequence()); });
   for (int i = 0; i < 5; ++i) {
-    EXPECT_EQ(log.Append(v1::EVENT_KIND_OBSERVATION_RECORDED, "s", "x").sequence(),
+    EXPECT_EQ(log.Append(v1::EVENT_KIND_OBSERVATION_RECORDED, "s", "x")->sequence(),
               static_cast<uint64_t>(i + 1));
   }
   EXPECT_EQ(log.size(), 3u);

@@ -114,13 +114,13 @@ absl::Status AgentService::Act(Context& context, const v1::ActRequest& request,
     return result.status();
   }
   attributes["output"] = ToJson(result->output);
-  const v1::AgentEvent event =
+  const auto event =
       events_.Append(v1::EVENT_KIND_ACTION_COMPLETED, request.action(), result->summary,
                      std::move(attributes));
   response->set_action(request.action());
   *response->mutable_output() = std::move(result->output);
   response->set_summary(std::move(result->summary));
-  response->set_event_sequence(event.sequence());
+  response->set_event_sequence(event->sequence());
   return absl::OkStatus();
 }
 
@@ -144,24 +144,28 @@ absl::Status AgentService::Observe(Context& context, const v1::ObserveRequest& r
   if (request.labels_size() > kMaxLabels) {
     return absl::InvalidArgumentError(absl::StrCat("labels: at most ", kMaxLabels, " labels"));
   }
-  std::map<std::string, std::string> attributes = {{"source", request.source()},
-                                                   {"content", request.content()}};
   for (const auto& [key, value] : request.labels()) {
     if (key.size() > kMaxSourceBytes || value.size() > kMaxSourceBytes) {
       return absl::InvalidArgumentError(absl::StrCat("labels[", Abbreviate(key),
                                                      "]: key and value must be at most ",
                                                      kMaxSourceBytes, " bytes"));
     }
+  }
+  v1::AgentEvent observed;
+  observed.set_kind(v1::EVENT_KIND_OBSERVATION_RECORDED);
+  observed.set_subject(request.source());
+  observed.set_summary(absl::StrCat(Abbreviate(request.source(), 40), " observed: ",
+                                    Abbreviate(request.content())));
+  auto& attributes = *observed.mutable_attributes();
+  attributes["source"] = request.source();
+  attributes["content"] = request.content();
+  for (const auto& [key, value] : request.labels()) {
     attributes[absl::StrCat("label.", key)] = value;
   }
-  const v1::AgentEvent event = events_.Append(
-      v1::EVENT_KIND_OBSERVATION_RECORDED, request.source(),
-      absl::StrCat(Abbreviate(request.source(), 40), " observed: ",
-                   Abbreviate(request.content())),
-      std::move(attributes));
-  response->set_observation_id(absl::StrCat("obs-", event.sequence()));
-  response->set_sequence(event.sequence());
-  *response->mutable_recorded_at() = event.time();
+  const auto event = events_.Append(std::move(observed));
+  response->set_observation_id(absl::StrCat("obs-", event->sequence()));
+  response->set_sequence(event->sequence());
+  *response->mutable_recorded_at() = event->time();
   return absl::OkStatus();
 }
 

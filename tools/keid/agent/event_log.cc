@@ -33,33 +33,40 @@ EventLog::EventLog(EventLogOptions options)
       }()),
       state_(std::make_shared<State>()) {}
 
-v1::AgentEvent EventLog::Append(v1::EventKind kind, std::string subject,
-                                std::string summary,
-                                std::map<std::string, std::string> attributes) {
+std::shared_ptr<const v1::AgentEvent> EventLog::Append(
+    v1::EventKind kind, std::string subject, std::string summary,
+    std::map<std::string, std::string> attributes) {
   v1::AgentEvent event;
   event.set_kind(kind);
   event.set_subject(std::move(subject));
   event.set_summary(std::move(summary));
-  for (auto& [key, value] : attributes) {
-    (*event.mutable_attributes())[key] = std::move(value);
-  }
+  auto& map = *event.mutable_attributes();
+  for (auto& [key, value] : attributes) map[key] = std::move(value);
+  return Append(std::move(event));
+}
 
+std::shared_ptr<const v1::AgentEvent> EventLog::Append(v1::AgentEvent appended) {
+  auto event = std::make_shared<v1::AgentEvent>(std::move(appended));
+  // Declared before the locks so the evicted event is destroyed after them.
+  std::shared_ptr<const v1::AgentEvent> evicted;
   absl::MutexLock publish_lock(&publish_mu_);
   {
     State& s = *state_;
     absl::MutexLock lock(&s.mu);
-    event.set_sequence(++s.last_sequence);
-    SetTimestamp(absl::Now(), event.mutable_time());
-    s.bytes += event.ByteSizeLong();
-    s.events.push_back(event);
+    event->set_sequence(++s.last_sequence);
+    SetTimestamp(absl::Now(), event->mutable_time());
+    const size_t bytes = event->ByteSizeLong();
+    s.bytes += bytes;
+    s.events.push_back(State::Retained{event, bytes});
     while (s.events.size() > 1 && (s.events.size() > options_.max_events ||
                                    s.bytes > options_.max_bytes)) {
-      s.bytes -= std::min(s.bytes, s.events.front().ByteSizeLong());
+      s.bytes -= std::min(s.bytes, s.events.front().bytes);
+      evicted = std::move(s.events.front().event);
       s.events.pop_front();
     }
     // Releasing the lock re-evaluates the conditions Follow waits on.
   }
-  if (publisher_) publisher_(event);
+  if (publisher_) publisher_(*event);
   return event;
 }
 
@@ -69,12 +76,12 @@ std::vector<v1::AgentEvent> EventLog::ReadAfter(uint64_t after_sequence,
   State& s = *state_;
   absl::MutexLock lock(&s.mu);
   if (s.events.empty() || after_sequence >= s.last_sequence) return out;
-  const uint64_t first = s.events.front().sequence();
+  const uint64_t first = s.events.front().event->sequence();
   size_t start = after_sequence < first ? 0 : after_sequence - first + 1;
   size_t count = s.events.size() - start;
   if (limit != 0) count = std::min(count, limit);
   out.reserve(count);
-  for (size_t i = start; i < start + count; ++i) out.push_back(s.events[i]);
+  for (size_t i = start; i < start + count; ++i) out.push_back(*s.events[i].event);
   return out;
 }
 
@@ -126,7 +133,7 @@ uint64_t EventLog::last_sequence() const {
 
 uint64_t EventLog::first_sequence() const {
   absl::MutexLock lock(&state_->mu);
-  return state_->events.empty() ? 0 : state_->events.front().sequence();
+  return state_->events.empty() ? 0 : state_->events.front().event->sequence();
 }
 
 size_t EventLog::size() const {

@@ -43,10 +43,13 @@ class EventLog {
   EventLog& operator=(const EventLog&) = delete;
 
   // Appends an event stamped with the next sequence number and the current
-  // time, wakes followers, hands it to the publisher and returns it.
-  v1::AgentEvent Append(v1::EventKind kind, std::string subject,
+  // time, wakes followers, hands it to the publisher and returns it (shared
+  // with the log: retained events are immutable, so nothing is copied).
+  std::shared_ptr<const v1::AgentEvent> Append(v1::EventKind kind, std::string subject,
                         std::string summary,
                         std::map<std::string, std::string> attributes = {});
+  // Same, for an event the caller filled in (its sequence and time are set here).
+  std::shared_ptr<const v1::AgentEvent> Append(v1::AgentEvent event);
 
   // Retained events with sequence > after_sequence, oldest first; at most
   // `limit` of them (0 = no limit).
@@ -80,7 +83,12 @@ class EventLog {
  private:
   struct State {
     mutable absl::Mutex mu;
-    std::deque<v1::AgentEvent> events ABSL_GUARDED_BY(mu);
+    // Each event with its serialized size, computed once when appended.
+    struct Retained {
+      std::shared_ptr<const v1::AgentEvent> event;
+      size_t bytes;
+    };
+    std::deque<Retained> events ABSL_GUARDED_BY(mu);
     size_t bytes ABSL_GUARDED_BY(mu) = 0;
     uint64_t last_sequence ABSL_GUARDED_BY(mu) = 0;
   };
