@@ -50,7 +50,7 @@ struct HttpServer::State {
         std::atomic<int>* connections, std::atomic<int>* accepted)
       : options(std::move(o)),
         router(std::move(r)),
-        acceptor(io),
+        acceptor(accept_io),
         ssl_context(ssl::context::tls_server),
         in_flight(in_flight),
         connections(connections),
@@ -58,7 +58,14 @@ struct HttpServer::State {
 
   HttpServerOptions options;
   std::unique_ptr<HttpRouter> router;
-  asio::io_context io;
+  // One io_context per I/O thread (each run by exactly that thread), so a
+  // connection's handlers never hop threads and no thread wakes another; the
+  // acceptor deals connections out round-robin.
+  asio::io_context accept_io{1};
+  std::vector<std::unique_ptr<asio::io_context>> ios;
+  // Keeps each io_context running while it has no connection.
+  std::vector<asio::executor_work_guard<Executor>> keep_running;
+  std::atomic<size_t> next_io{0};
   Acceptor acceptor;
   ssl::context ssl_context;
   bool tls = false;
@@ -494,7 +501,8 @@ Awaitable<void> Session(std::shared_ptr<HttpServer::State> state, Socket socket)
 
 Awaitable<void> Accept(std::shared_ptr<HttpServer::State> state) {
   for (;;) {
-    auto [ec, socket] = co_await state->acceptor.async_accept(kTuple);
+    asio::io_context& io = *state->ios[state->next_io++ % state->ios.size()];
+    auto [ec, socket] = co_await state->acceptor.async_accept(io.get_executor(), kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !state->acceptor.is_open()) co_return;
       continue;  // e.g. EMFILE: keep accepting
@@ -502,7 +510,7 @@ Awaitable<void> Accept(std::shared_ptr<HttpServer::State> state) {
     socket.set_option(tcp::no_delay(true), ec);
     // No strand: a session is one coroutine, and a streaming worker only posts
     // writes while that coroutine waits, so nothing runs concurrently on it.
-    asio::co_spawn(state->io, Session(state, std::move(socket)),
+    asio::co_spawn(io, Session(state, std::move(socket)),
                    asio::detached);
   }
 }
@@ -573,12 +581,17 @@ absl::Status HttpServer::Start() {
         absl::StrCat("cannot listen on ", options_.address, ": ", ec.message()));
   }
   port_ = acceptor.local_endpoint().port();
-  asio::co_spawn(state_->io, Accept(state_), asio::detached);
   int threads = options_.io_threads > 0
                     ? options_.io_threads
                     : std::max(16, 4 * static_cast<int>(std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([state = state_] { state->io.run(); });
+    state_->ios.push_back(std::make_unique<asio::io_context>(1));
+    state_->keep_running.push_back(asio::make_work_guard(state_->ios.back()->get_executor()));
+  }
+  asio::co_spawn(state_->accept_io, Accept(state_), asio::detached);
+  threads_.emplace_back([state = state_] { state->accept_io.run(); });
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([io = state_->ios[i].get()] { io->run(); });
   }
   started_ = true;
   return absl::OkStatus();
@@ -595,7 +608,7 @@ void HttpServer::Shutdown(absl::Duration grace) {
   if (!started_ || stopped_) return;
   stopped_ = true;
   state_->draining = true;
-  asio::post(state_->io, [state = state_] {
+  asio::post(state_->accept_io, [state = state_] {
     boost::system::error_code ec;
     state->acceptor.close(ec);
   });
@@ -606,7 +619,8 @@ void HttpServer::Shutdown(absl::Duration grace) {
   while (in_flight_.load() > 0 && absl::Now() < cancel_deadline) {
     absl::SleepFor(absl::Milliseconds(5));
   }
-  state_->io.stop();
+  state_->accept_io.stop();
+  for (auto& io : state_->ios) io->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
 }

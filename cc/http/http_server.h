@@ -37,9 +37,11 @@ struct HttpServerOptions {
   absl::Duration write_timeout = absl::Seconds(30);
   // Connections beyond this are answered 503 and closed.
   int max_connections = 10000;
-  // I/O threads; 0 means max(16, 4 x cores). Unary handlers run on them
-  // (no hand-off on the hot path), so this many may block at once before
-  // other HTTP calls wait; idle threads cost only their stacks.
+  // I/O threads, each with its own event loop; connections are dealt out
+  // round-robin and stay on their thread. 0 means max(16, 4 x cores). Unary
+  // handlers run on the connection's thread (no hand-off on the hot path), so
+  // a handler that blocks delays the other connections on that thread; more
+  // threads spread them thinner (idle threads cost only their stacks).
   int io_threads = 0;
 };
 
