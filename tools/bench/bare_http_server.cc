@@ -5,12 +5,13 @@
 //
 //   bare_http_server [--port 0] [--threads N]
 //
-// One io_context run by N threads (default: hardware concurrency), one coroutine
-// per connection. Prints "listening http://127.0.0.1:PORT" once accepting, then
+// One io_context per thread (N, default: hardware concurrency), connections
+// dealt out round-robin, one coroutine per connection. Prints "listening http://127.0.0.1:PORT" once accepting, then
 // serves until SIGINT/SIGTERM.
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,10 +61,13 @@ asio::awaitable<void> Session(tcp::socket socket) {
   socket.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<void> Listen(tcp::acceptor& acceptor) {
-  for (;;) {
-    tcp::socket socket = co_await acceptor.async_accept(asio::use_awaitable);
-    asio::co_spawn(acceptor.get_executor(), Session(std::move(socket)), asio::detached);
+// Deals connections out round-robin to the per-thread event loops.
+asio::awaitable<void> Listen(tcp::acceptor& acceptor,
+                             std::vector<std::unique_ptr<asio::io_context>>& ios) {
+  for (size_t next = 0;; ++next) {
+    asio::io_context& io = *ios[next % ios.size()];
+    tcp::socket socket = co_await acceptor.async_accept(io.get_executor(), asio::use_awaitable);
+    asio::co_spawn(io, Session(std::move(socket)), asio::detached);
   }
 }
 
@@ -93,7 +97,11 @@ int main(int argc, char** argv) {
     }
   }
 
-  asio::io_context io(threads);
+  // One event loop per thread, as keid's HTTP listener does, so the ceiling
+  // uses the same (fastest) threading model.
+  std::vector<std::unique_ptr<asio::io_context>> ios;
+  for (int t = 0; t < threads; ++t) ios.push_back(std::make_unique<asio::io_context>(1));
+  asio::io_context& io = *ios[0];
   tcp::acceptor acceptor(io);
   try {
     const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
@@ -105,16 +113,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bare_http_server: cannot listen on 127.0.0.1:%u: %s\n", port, e.what());
     return 1;
   }
-  asio::co_spawn(io, Listen(acceptor), asio::detached);
+  asio::co_spawn(io, Listen(acceptor, ios), asio::detached);
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    for (auto& each : ios) each->stop();
+  });
 
   std::printf("listening http://127.0.0.1:%u\n", acceptor.local_endpoint().port());
   std::fflush(stdout);
 
   std::vector<std::thread> workers;
-  for (int t = 1; t < threads; ++t) workers.emplace_back([&io] { io.run(); });
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+  for (int t = 1; t < threads; ++t) {
+    keep_running.push_back(asio::make_work_guard(ios[t]->get_executor()));
+    workers.emplace_back([&each = *ios[t]] { each.run(); });
+  }
   io.run();
   for (auto& w : workers) w.join();
   return 0;

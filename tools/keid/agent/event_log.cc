@@ -47,6 +47,10 @@ std::shared_ptr<const v1::AgentEvent> EventLog::Append(
 
 std::shared_ptr<const v1::AgentEvent> EventLog::Append(v1::AgentEvent appended) {
   auto event = std::make_shared<v1::AgentEvent>(std::move(appended));
+  // Sized before the locks are taken (keeping them short): the sequence and
+  // time fields set under the lock add at most kStampBytes.
+  constexpr size_t kStampBytes = 32;
+  const size_t bytes = event->ByteSizeLong() + kStampBytes;
   // Declared before the locks so the evicted event is destroyed after them.
   std::shared_ptr<const v1::AgentEvent> evicted;
   absl::MutexLock publish_lock(&publish_mu_);
@@ -55,7 +59,6 @@ std::shared_ptr<const v1::AgentEvent> EventLog::Append(v1::AgentEvent appended) 
     absl::MutexLock lock(&s.mu);
     event->set_sequence(++s.last_sequence);
     SetTimestamp(absl::Now(), event->mutable_time());
-    const size_t bytes = event->ByteSizeLong();
     s.bytes += bytes;
     s.events.push_back(State::Retained{event, bytes});
     while (s.events.size() > 1 && (s.events.size() > options_.max_events ||
