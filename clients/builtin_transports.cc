@@ -3,6 +3,7 @@
 #include "clients/grpc/grpc_transport.h"
 #include "clients/http/http_transport.h"
 #include "clients/protocol_client_factory.h"
+#include "clients/ws/ws_transport.h"
 
 namespace kei {
 
@@ -24,6 +25,15 @@ void RegisterBuiltinTransports(ProtocolClientFactory& factory) {
   };
   factory.RegisterScheme("http", Protocol::kHttp, http);
   factory.RegisterScheme("https", Protocol::kHttp, http);
+
+  auto ws = [](const Endpoint& endpoint, const ClientConfig& config)
+      -> absl::StatusOr<std::shared_ptr<Transport>> {
+    auto transport = WsTransport::Create(endpoint, config);
+    if (!transport.ok()) return transport.status();
+    return std::shared_ptr<Transport>(*std::move(transport));
+  };
+  factory.RegisterScheme("ws", Protocol::kWebSocket, ws);
+  factory.RegisterScheme("wss", Protocol::kWebSocket, ws);
 }
 
 }  // namespace kei

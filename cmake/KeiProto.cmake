@@ -11,7 +11,12 @@
 #     [PROTO_ROOT dir]               # import root the PROTOS live under (default: current source dir)
 #     [IMPORT_DIRS dir ...]          # further import roots (the kit's proto/ is always added)
 #     [DEPS target ...]              # kei_proto_library targets (or others) the protos import
-#     [STATIC|SHARED])
+#     [STATIC|SHARED|SOURCES_ONLY])
+#
+# SOURCES_ONLY makes no library: it only sets <name>_SRCS, <name>_HDRS,
+# <name>_REL_HDRS, <name>_GEN_DIR and <name>_DESCRIPTOR_SET in the caller's
+# scope, for a library that compiles the generated code into itself (the
+# kit's runtime does this for kei/v1/stream.proto, which it serves).
 #
 # Generated files go to ${CMAKE_CURRENT_BINARY_DIR}/gen/<path relative to PROTO_ROOT>;
 # that directory is a PUBLIC include directory of <name> at build time, so
@@ -33,7 +38,7 @@ if(NOT DEFINED KEI_PROTO_DIR)
 endif()
 
 function(kei_proto_library name)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "STATIC;SHARED" "PROTO_ROOT" "PROTOS;IMPORT_DIRS;DEPS")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "STATIC;SHARED;SOURCES_ONLY" "PROTO_ROOT" "PROTOS;IMPORT_DIRS;DEPS")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "kei_proto_library(${name}): unknown arguments ${arg_UNPARSED_ARGUMENTS}")
   endif()
@@ -51,7 +56,7 @@ function(kei_proto_library name)
   else()
     message(FATAL_ERROR "kei_proto_library(${name}): no kei::protoc-gen-kei target")
   endif()
-  if(TARGET kei::runtime)
+  if(TARGET kei::runtime OR arg_SOURCES_ONLY)
     set(kei_runtime kei::runtime)
   else()
     message(FATAL_ERROR "kei_proto_library(${name}): no kei::runtime target")
@@ -120,6 +125,14 @@ function(kei_proto_library name)
     VERBATIM
     COMMAND_EXPAND_LISTS)
 
+  if(arg_SOURCES_ONLY)
+    set(${name}_SRCS "${srcs}" PARENT_SCOPE)
+    set(${name}_HDRS "${hdrs}" PARENT_SCOPE)
+    set(${name}_REL_HDRS "${rel_hdrs}" PARENT_SCOPE)
+    set(${name}_GEN_DIR "${gen_dir}" PARENT_SCOPE)
+    set(${name}_DESCRIPTOR_SET "${descriptor_set}" PARENT_SCOPE)
+    return()
+  endif()
   set(type STATIC)
   if(arg_SHARED)
     set(type SHARED)

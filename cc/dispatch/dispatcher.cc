@@ -45,6 +45,13 @@ void Dispatcher::End(const MethodInfo& method, Context& context, size_t started,
   }
 }
 
+absl::Status Dispatcher::Admit(const MethodInfo& method, Context& context) const {
+  size_t started = 0;
+  absl::Status status = Start(method, context, &started);
+  End(method, context, started, status);
+  return status;
+}
+
 absl::Status Dispatcher::Unary(const MethodHandler& method, Context& context,
                                const google::protobuf::Message& request,
                                google::protobuf::Message* response) const {

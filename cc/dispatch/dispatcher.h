@@ -44,6 +44,11 @@ class Dispatcher {
   // Runs a streaming call of any kind over `io`.
   absl::Status Stream(const MethodHandler& method, Context& context, StreamIO& io) const;
 
+  // Runs the interceptor chain for an operation that is not a handler call
+  // (a WebSocket handshake, a topic subscription): the chain's verdict, with
+  // OnCallEnd run at once. `method` must outlive the call.
+  absl::Status Admit(const MethodInfo& method, Context& context) const;
+
   // For generic adapters: runs the interceptor chain, then decodes `request`
   // with `codec` (so untrusted bytes are parsed only for admitted callers),
   // runs the handler, and encodes the response into `response`.

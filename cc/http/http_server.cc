@@ -23,7 +23,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "cc/http/asio_types.h"
 #include "cc/http/http_context.h"
+#include "cc/http/websocket_session.h"
 
 namespace kei::http {
 
@@ -33,17 +35,7 @@ namespace bhttp = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 
-// Every socket, timer and coroutine runs on the server's io_context. Naming its
-// executor type (instead of the type-erased any_io_executor) spares every
-// asynchronous operation a type-erased executor copy.
-using Executor = asio::io_context::executor_type;
-using Socket = asio::basic_stream_socket<tcp, Executor>;
-using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
-using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
-                                         asio::wait_traits<std::chrono::steady_clock>, Executor>;
-template <class T>
-using Awaitable = asio::awaitable<T, Executor>;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable_t<Executor>());
+
 
 struct HttpServer::State {
   State(HttpServerOptions o, std::unique_ptr<HttpRouter> r, std::atomic<int>* in_flight,
@@ -85,6 +77,15 @@ struct HttpServer::State {
   std::set<CallSlot*> slots ABSL_GUARDED_BY(mu);
   std::atomic<bool> cancelling{false};
 
+  // WebSocket connections (when enabled), so shutdown can close them with
+  // 1001 and cancel their calls.
+  std::unique_ptr<websocket::WsEndpoint> websocket;
+  std::set<std::shared_ptr<websocket::WsConnection>> ws_connections ABSL_GUARDED_BY(mu);
+  std::vector<std::shared_ptr<websocket::WsConnection>> WebSockets() {
+    absl::MutexLock lock(&mu);
+    return {ws_connections.begin(), ws_connections.end()};
+  }
+
   void AddSlot(CallSlot* slot) {
     absl::MutexLock lock(&mu);
     slots.insert(slot);
@@ -120,6 +121,7 @@ struct HttpServer::State {
       }
     }
     for (const auto& token : tokens) token.Cancel();  // callbacks run without our locks
+    for (const auto& connection : WebSockets()) connection->Stop();
   }
 };
 
@@ -253,6 +255,11 @@ HttpRequest ToRequest(bhttp::request<bhttp::string_body>& raw) {
   }
   request.body = std::move(raw.body());
   return request;
+}
+
+bool IsWebSocketPath(const bhttp::request<bhttp::string_body>& raw, const std::string& path) {
+  absl::string_view target(raw.target().data(), raw.target().size());
+  return !path.empty() && target.substr(0, target.find('?')) == path;
 }
 
 // Writes a complete response; false if the write failed.
@@ -421,6 +428,45 @@ Awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream& stream,
     unsigned version = raw.version();
     bool keep_alive = raw.keep_alive() && !state->draining.load();
     bool head = raw.method() == bhttp::verb::head;
+    if (state->websocket && IsWebSocketPath(raw, state->websocket->options.path)) {
+      if (!beast::websocket::is_upgrade(raw)) {
+        HttpResponse response = ErrorResponse(absl::FailedPreconditionError(
+            "this path speaks the KEI stream protocol over WebSocket: send an upgrade"));
+        response.status = 426;
+        response.headers.emplace_back("upgrade", "websocket");
+        if (!co_await WriteResponse(stream, watchdog, std::move(response), version, keep_alive,
+                                    head, options.write_timeout) ||
+            !keep_alive) {
+          break;
+        }
+        continue;
+      }
+      bhttp::request<bhttp::string_body> upgrade = raw;
+      HttpRequest request = ToRequest(raw);
+      websocket::WsConnection::Peer ws_peer{std::move(request.headers), peer, identity};
+      if (absl::Status admitted = websocket::WsConnection::Admit(*state->websocket, ws_peer);
+          !admitted.ok()) {
+        co_await WriteResponse(stream, watchdog, ErrorResponse(admitted), version, false, false,
+                               options.write_timeout);
+        break;
+      }
+      auto* s = state.get();
+      co_await ServeWebSocket(
+          *state->websocket, stream, std::move(upgrade), std::move(ws_peer),
+          [s](const std::shared_ptr<websocket::WsConnection>& connection) {
+            absl::MutexLock lock(&s->mu);
+            s->ws_connections.insert(connection);
+          },
+          [s](const std::shared_ptr<websocket::WsConnection>& connection) {
+            absl::MutexLock lock(&s->mu);
+            s->ws_connections.erase(connection);
+          },
+          [w = std::weak_ptr<Watchdog>(watchdog.shared_from_this())](
+              std::chrono::steady_clock::duration d) {
+            if (auto watchdog = w.lock()) watchdog->Expire(d);
+          });
+      break;
+    }
     HttpRequest request = ToRequest(raw);
     request.peer = peer;
     request.transport_identity = identity;
@@ -604,10 +650,18 @@ std::string HttpServer::target() const {
   return absl::StrCat(host, ":", port_);
 }
 
+void HttpServer::EnableWebSocket(websocket::WsEndpoint endpoint) {
+  endpoint.in_flight = &in_flight_;
+  state_->websocket = std::make_unique<websocket::WsEndpoint>(std::move(endpoint));
+}
+
 void HttpServer::Shutdown(absl::Duration grace) {
   if (!started_ || stopped_) return;
   stopped_ = true;
   state_->draining = true;
+  for (const auto& connection : state_->WebSockets()) {
+    connection->queue().Close(1001, "server shutting down");
+  }
   asio::post(state_->accept_io, [state = state_] {
     boost::system::error_code ec;
     state->acceptor.close(ec);

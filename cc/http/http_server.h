@@ -3,7 +3,8 @@
 // count) and keep-alive. Sessions hand each request to the HttpRouter; unary
 // answers are written by the session, streaming answers by a worker thread
 // whose writes the session performs, so a slow client never blocks an I/O
-// thread and every write has a timeout.
+// thread and every write has a timeout. WebSocket upgrades on the configured
+// path become KEI stream protocol connections (cc/http/websocket_session.h).
 #pragma once
 
 #include <atomic>
@@ -19,6 +20,7 @@
 #include "cc/dispatch/cancellation.h"
 #include "cc/http/http_router.h"
 #include "cc/security/tls_config.h"
+#include "cc/websocket/ws_connection.h"
 
 namespace kei::http {
 
@@ -49,6 +51,9 @@ class HttpServer {
  public:
   HttpServer(HttpServerOptions options, std::unique_ptr<HttpRouter> router);
   ~HttpServer();
+
+  // Serves the KEI stream protocol on `endpoint.options.path` (before Start).
+  void EnableWebSocket(websocket::WsEndpoint endpoint);
 
   absl::Status Start();
   int port() const { return port_; }

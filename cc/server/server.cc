@@ -1,9 +1,12 @@
 #include "cc/server/server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "cc/pubsub/memory_topics.h"
+#include "cc/pubsub/topics_service.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/impl/codegen/service_type.h"
@@ -19,6 +22,16 @@ Server::Server(ServerOptions options)
   dispatcher_.AddInterceptor(metrics_);
   dispatcher_.AddInterceptor(std::make_shared<AuthInterceptor>(options_.auth));
   dispatcher_.AddInterceptor(std::make_shared<LimitsInterceptor>(options_.limits));
+  if (options_.enable_topics) {
+    topics_ = options_.topics;
+    if (topics_ == nullptr) {
+      pubsub::MemoryTopicsOptions topic_options;
+      topic_options.max_message_bytes = static_cast<size_t>(options_.max_message_bytes);
+      topics_ = std::make_shared<pubsub::MemoryTopics>(topic_options);
+    }
+    // Registering the kit's own service into an empty registry cannot fail.
+    (void)AddService(v1::BindTopics(std::make_shared<pubsub::TopicsService>(topics_)));
+  }
 }
 
 Server::~Server() { Shutdown(absl::ZeroDuration()); }
@@ -85,6 +98,16 @@ absl::Status Server::Start() {
     http_options.tls = options_.tls;
     http_options.max_body_bytes = static_cast<size_t>(options_.max_message_bytes);
     http_ = std::make_unique<http::HttpServer>(http_options, *std::move(router));
+    if (!options_.websocket.path.empty()) {
+      websocket::WsEndpoint endpoint;
+      endpoint.dispatcher = &dispatcher_;
+      endpoint.topics = topics_;
+      endpoint.options = options_.websocket;
+      endpoint.options.max_message_bytes =
+          std::min(endpoint.options.max_message_bytes,
+                   static_cast<size_t>(options_.max_message_bytes));
+      http_->EnableWebSocket(std::move(endpoint));
+    }
     if (auto s = http_->Start(); !s.ok()) {
       http_.reset();
       Shutdown(absl::ZeroDuration());

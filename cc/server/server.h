@@ -57,6 +57,9 @@ class Server {
   const ServerOptions& options() const { return options_; }
   Dispatcher& dispatcher() { return dispatcher_; }
   const MetricsInterceptor& metrics() const { return *metrics_; }
+  // The topic backend (null when topics are off); usable before Start, e.g.
+  // to publish a service's events.
+  const std::shared_ptr<pubsub::TopicBackend>& topics() const { return topics_; }
   std::vector<const google::protobuf::ServiceDescriptor*> services() const;
 
  private:
@@ -64,6 +67,7 @@ class Server {
   Dispatcher dispatcher_;
   std::unique_ptr<HandlerPool> handler_pool_;
   std::shared_ptr<MetricsInterceptor> metrics_;
+  std::shared_ptr<pubsub::TopicBackend> topics_;
   std::vector<ServiceBinding> bindings_;
   std::vector<std::unique_ptr<grpc::Service>> grpc_services_;
   std::unique_ptr<grpc::Server> grpc_server_;

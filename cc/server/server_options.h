@@ -2,13 +2,16 @@
 // JSON config; tests and embedders fill it directly.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "absl/time/time.h"
 #include "cc/dispatch/limits_interceptor.h"
 #include "cc/http/http_server.h"
+#include "cc/pubsub/topic_backend.h"
 #include "cc/security/auth_interceptor.h"
 #include "cc/security/tls_config.h"
+#include "cc/websocket/ws_options.h"
 
 namespace kei {
 
@@ -20,6 +23,15 @@ struct ServerOptions {
   std::string http_address;
   // HTTP limits; its address and TLS fields are taken from the fields here.
   http::HttpServerOptions http;
+  // The KEI stream protocol over WebSocket on the HTTP listener
+  // (docs/websocket-protocol.md); an empty path turns it off.
+  websocket::WebSocketOptions websocket;
+  // Serve topics: the kei.v1.Topics service on every protocol and topic
+  // frames on WebSocket.
+  bool enable_topics = true;
+  // Where topics live; null means an in-process MemoryTopics. The bus plugs
+  // in here.
+  std::shared_ptr<pubsub::TopicBackend> topics;
   ServerTlsConfig tls;
   AuthOptions auth;
   CallLimits limits;

@@ -35,7 +35,7 @@ class EchoTestService final : public test::v1::EchoServiceHandler {
       if (!context.SleepFor(absl::Milliseconds(request.delay_ms()))) {
         saw_cancellation.store(context.cancelled());
         saw_deadline.store(context.deadline_exceeded());
-        handler_stopped.Notify();
+        NotifyStopped();
         return context.cancelled() ? absl::CancelledError("cancelled")
                                    : absl::DeadlineExceededError("deadline exceeded");
       }
@@ -102,7 +102,7 @@ class EchoTestService final : public test::v1::EchoServiceHandler {
       if (!stream.Send(response)) break;
     }
     saw_cancellation.store(context.cancelled());
-    handler_stopped.Notify();
+    NotifyStopped();
     return context.cancelled() ? absl::CancelledError("caller went away") : absl::OkStatus();
   }
 
@@ -110,7 +110,12 @@ class EchoTestService final : public test::v1::EchoServiceHandler {
   std::atomic<bool> handler_started{false};
   std::atomic<bool> saw_cancellation{false};
   std::atomic<bool> saw_deadline{false};
+  // Notified when the first handler that waited stops (several may run).
   absl::Notification handler_stopped;
+  void NotifyStopped() {
+    if (!stopped_notified_.exchange(true)) handler_stopped.Notify();
+  }
+  std::atomic<bool> stopped_notified_{false};
   absl::Mutex mu;
   // The cancellation of the latest Chat call, for tests to wait on.
   CancellationToken chat_cancellation;

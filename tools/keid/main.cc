@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "cc/codec/json_codec.h"
 #include "cc/server/server.h"
 #include "cc/status/code_names.h"
 #include "kei/agent/v1/agent.kei.h"
@@ -78,6 +79,16 @@ int Main(int argc, char** argv) {
   kei::agent::AgentServiceOptions agent_options;
   agent_options.event_capacity = static_cast<size_t>(config->agent_event_capacity);
   auto agent = std::make_shared<kei::agent::AgentService>(agent_options);
+  if (const auto& topics = server.topics()) {
+    // Every agent event is also a message on the events topic (WebSocket
+    // subscribers, kei.v1.Topics/Subscribe over gRPC and HTTP).
+    agent->mutable_events().set_publisher([topics](const kei::agent::v1::AgentEvent& event) {
+      std::string json;
+      if (kei::JsonCodec().Marshal(event, &json).ok()) {
+        (void)topics->Publish(kei::agent::kEventsTopic, std::move(json));
+      }
+    });
+  }
   if (auto s = server.AddService(kei::agent::v1::BindAgentService(agent)); !s.ok()) {
     log.Log(0, kei::StatusToString(s));
     return 1;

@@ -1,0 +1,29 @@
+// StreamFrame in and out of WebSocket messages. Text frames are proto3 JSON;
+// binary frames (the "kei.stream.v1.proto" subprotocol) are serialized
+// StreamFrames. Either way the frame's `data` travels to and from the adapter
+// as one JSON text, which is what the method codecs and topics consume, so a
+// response is spliced into its frame instead of being re-parsed.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "kei/v1/stream.pb.h"
+
+namespace kei::websocket {
+
+struct ParsedFrame {
+  v1::StreamFrame frame;  // `data` cleared
+  bool has_data = false;
+  std::string data_json;  // the frame's `data` as JSON text, when has_data
+};
+
+// INVALID_ARGUMENT with a message naming what is wrong.
+absl::StatusOr<ParsedFrame> ParseFrame(absl::string_view message, bool binary);
+
+// The message for `frame` with `data_json` (JSON text; empty: no data) as its
+// data, stamped with the current time unless it has a timestamp.
+std::string RenderFrame(v1::StreamFrame frame, absl::string_view data_json, bool binary);
+
+}  // namespace kei::websocket

@@ -1,0 +1,77 @@
+// The KEI stream protocol's frames on the client side: a kei.v1.StreamFrame to
+// and from the proto3 JSON of a text frame, and a method message to and from
+// the frame's `data` (a google.protobuf.Value), all through the kit's JSON
+// codec so the WebSocket wire matches what Connect and REST clients send
+// (docs/websocket-protocol.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/struct.pb.h"
+#include "kei/v1/stream.pb.h"
+
+namespace kei::ws {
+
+// Frame types (docs/websocket-protocol.md).
+inline constexpr absl::string_view kCallFrame = "call";
+inline constexpr absl::string_view kMessageFrame = "message";
+inline constexpr absl::string_view kHalfCloseFrame = "half_close";
+inline constexpr absl::string_view kCancelFrame = "cancel";
+inline constexpr absl::string_view kCreditFrame = "credit";
+inline constexpr absl::string_view kSubscribeFrame = "subscribe";
+inline constexpr absl::string_view kUnsubscribeFrame = "unsubscribe";
+inline constexpr absl::string_view kPublishFrame = "publish";
+inline constexpr absl::string_view kWelcomeFrame = "welcome";
+inline constexpr absl::string_view kResponseFrame = "response";
+inline constexpr absl::string_view kEndFrame = "end";
+inline constexpr absl::string_view kErrorFrame = "error";
+inline constexpr absl::string_view kSubscribedFrame = "subscribed";
+inline constexpr absl::string_view kEventFrame = "event";
+inline constexpr absl::string_view kUnsubscribedFrame = "unsubscribed";
+inline constexpr absl::string_view kPublishedFrame = "published";
+
+// The subprotocol whose frames are StreamFrames in proto3 JSON text frames.
+inline constexpr absl::string_view kJsonSubprotocol = "kei.stream.v1.json";
+// Where keid serves the stream protocol on its HTTP listener.
+inline constexpr absl::string_view kStreamPath = "/api/v1/stream";
+
+// The proto3 JSON of `frame` (one text frame).
+absl::StatusOr<std::string> EncodeFrame(const v1::StreamFrame& frame);
+// Parses one text frame. INVALID_ARGUMENT when it is not a StreamFrame.
+absl::StatusOr<v1::StreamFrame> DecodeFrame(absl::string_view text);
+
+// Sets the frame's timestamp (RFC 3339 on the wire) to `now`.
+void StampFrame(v1::StreamFrame* frame, absl::Time now = absl::Now());
+
+// `message` as the JSON value a frame's `data` holds.
+absl::Status MessageToValue(const google::protobuf::Message& message,
+                            google::protobuf::Value* value);
+// A frame's `data` into `message` (replacing its contents).
+absl::Status ValueToMessage(const google::protobuf::Value& value,
+                            google::protobuf::Message* message);
+// JSON text to and from a Value, for application payloads.
+absl::StatusOr<google::protobuf::Value> ParseJsonValue(absl::string_view json);
+absl::StatusOr<std::string> ValueToJson(const google::protobuf::Value& value);
+
+// The status an `error` or `end` frame carries: its canonical `code` name
+// ("invalid_argument" or "INVALID_ARGUMENT"; "" and "ok" are OK) and message.
+absl::Status StatusFromFrame(const v1::StreamFrame& frame);
+
+// What the server announced in its `welcome` frame.
+struct WelcomeInfo {
+  std::string protocol;
+  int64_t max_message_bytes = 1 << 20;
+  int64_t send_queue_bytes = 4 << 20;
+  // How many request messages a call may send before the server grants more.
+  uint32_t initial_credit = 64;
+};
+// Reads a welcome frame's data; fields it lacks keep their defaults.
+WelcomeInfo ParseWelcome(const v1::StreamFrame& frame);
+
+}  // namespace kei::ws

@@ -1,0 +1,130 @@
+// The WebSocket client side against a real kei::Server's stream endpoint
+// (/api/v1/stream on the HTTP listener): KEIRPCClient over ws://, every
+// stream kind, errors, and KEIStreamClient topics.
+#include "clients/kei_rpc_client.h"
+#include "clients/stream/kei_stream_client.h"
+#include "clients/ws/stream_frame_codec.h"
+#include "gtest/gtest.h"
+#include "tests/integration/test_services.h"
+
+namespace kei::testing {
+namespace {
+
+class WsServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.http_address = "127.0.0.1:0";
+    auto started = StartTestServer(options);
+    ASSERT_TRUE(started.ok()) << started.status();
+    server_ = std::move(*started);
+  }
+  std::string WsUrl() const { return absl::StrCat("ws://", server_.server->http_target()); }
+  TestServer server_;
+};
+
+TEST_F(WsServerTest, KeiRpcClientOverWs) {
+  ClientConfig config;
+  config.retry = RetryPolicy::None();
+  auto client = KEIRPCClient::Connect(WsUrl(), config);
+  ASSERT_TRUE(client.ok()) << client.status();
+  test::v1::EchoRequest request;
+  request.set_text("protocol");
+  test::v1::EchoResponse response;
+  ASSERT_TRUE((*client)->Call("kei.test.v1.EchoService/Echo", request, &response).ok());
+  request.set_text("fail");
+  EXPECT_EQ((*client)->Call("kei.test.v1.EchoService/Echo", request, &response).code(),
+            absl::StatusCode::kFailedPrecondition);
+  request.set_text("slow");
+  request.set_delay_ms(5000);
+  CallOptions options;
+  options.timeout = absl::Milliseconds(200);
+  EXPECT_EQ((*client)->Call("kei.test.v1.EchoService/Echo", request, &response, options).code(),
+            absl::StatusCode::kDeadlineExceeded);
+
+  agent::v1::PlanRequest plan;
+  plan.set_objective("echo over ws then count words in x y");
+  auto planned = (*client)->Plan(plan);
+  ASSERT_TRUE(planned.ok()) << planned.status();
+}
+
+TEST_F(WsServerTest, StreamsOfEveryKind) {
+  KEIStreamClient client(WsUrl());
+  ASSERT_TRUE(client.Connect().ok());
+  test::v1::ExpandRequest expand;
+  expand.set_text("x");
+  expand.set_count(200);
+  auto stream = client.OpenServerStream<test::v1::ExpandRequest, test::v1::EchoResponse>(
+      "kei.test.v1.EchoService/Expand", expand);
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  test::v1::EchoResponse response;
+  int n = 0;
+  while (stream->Read(&response)) EXPECT_EQ(response.index(), n++);
+  EXPECT_EQ(n, 200);
+  EXPECT_TRUE(stream->Finish().ok());
+
+  auto collect = client.OpenTypedStream<test::v1::EchoRequest, test::v1::EchoResponse>(
+      "kei.test.v1.EchoService/Collect");
+  ASSERT_TRUE(collect.ok());
+  test::v1::EchoRequest request;
+  for (int i = 0; i < 100; ++i) {
+    request.set_text("w");
+    ASSERT_TRUE(collect->Write(request));
+  }
+  ASSERT_TRUE(collect->CloseSend());
+  ASSERT_TRUE(collect->Read(&response));
+  EXPECT_EQ(response.index(), 100);
+  EXPECT_TRUE(collect->Finish().ok());
+
+  auto chat = client.OpenTypedStream<test::v1::EchoRequest, test::v1::EchoResponse>(
+      "kei.test.v1.EchoService/Chat");
+  ASSERT_TRUE(chat.ok());
+  request.set_text("hi");
+  ASSERT_TRUE(chat->Write(request));
+  ASSERT_TRUE(chat->Read(&response));
+  EXPECT_EQ(response.text(), "hi");
+  chat->Cancel();
+  EXPECT_EQ(chat->Finish().code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(server_.echo->handler_stopped.WaitForNotificationWithTimeout(absl::Seconds(5)));
+}
+
+TEST_F(WsServerTest, TopicsPublishSubscribeResume) {
+  KEIStreamClient client(WsUrl());
+  ASSERT_TRUE(client.Connect().ok());
+  absl::Mutex mu;
+  std::vector<uint64_t> seen;
+  auto id = client.Subscribe("chat", [&](const TopicEvent& event) {
+    absl::MutexLock lock(&mu);
+    seen.push_back(event.sequence);
+  });
+  ASSERT_TRUE(id.ok()) << id.status();
+  for (int i = 0; i < 3; ++i) {
+    auto seq = client.Publish("chat", *ws::ParseJsonValue(absl::StrCat(R"({"n":)", i, "}")));
+    ASSERT_TRUE(seq.ok()) << seq.status();
+  }
+  for (int i = 0; i < 250; ++i) {
+    {
+      absl::MutexLock lock(&mu);
+      if (seen.size() >= 3) break;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  client.Disconnect();
+  KEIStreamClient publisher(WsUrl());
+  ASSERT_TRUE(publisher.Connect().ok());
+  ASSERT_TRUE(publisher.Publish("chat", *ws::ParseJsonValue(R"({"n":3})")).ok());
+  ASSERT_TRUE(client.Connect().ok());  // resumes after the last sequence seen
+  for (int i = 0; i < 250; ++i) {
+    {
+      absl::MutexLock lock(&mu);
+      if (seen.size() >= 4) break;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(seen.size(), 4u);
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_EQ(seen[i], seen[i - 1] + 1);
+}
+
+}  // namespace
+}  // namespace kei::testing
