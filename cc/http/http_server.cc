@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <limits>
 #include <mutex>
@@ -72,6 +73,8 @@ struct HttpServer::State {
   struct CallSlot {
     absl::Mutex mu;
     std::optional<CancellationToken> current ABSL_GUARDED_BY(mu);
+    // Shuts the connection's socket down (safe at any time, from any thread).
+    std::function<void()> shutdown_socket;
   };
   absl::Mutex mu;
   std::set<CallSlot*> slots ABSL_GUARDED_BY(mu);
@@ -123,6 +126,14 @@ struct HttpServer::State {
     for (const auto& token : tokens) token.Cancel();  // callbacks run without our locks
     for (const auto& connection : WebSockets()) connection->Stop();
   }
+  // Shuts every connection's socket down, so each session's pending read or
+  // write fails and its coroutine ends.
+  void ShutdownSockets() {
+    absl::MutexLock lock(&mu);
+    for (CallSlot* slot : slots) {
+      if (slot->shutdown_socket) slot->shutdown_socket();
+    }
+  }
 };
 
 namespace {
@@ -170,6 +181,13 @@ class Watchdog : public std::enable_shared_from_this<Watchdog> {
     std::lock_guard<std::mutex> lock(mu_);
     stopped_ = true;
     timer_.cancel();
+  }
+
+  // Shuts the socket down now (unless the session already stopped the
+  // watchdog, after which the descriptor may belong to someone else).
+  void ShutdownSocket() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopped_) ::shutdown(fd_, SHUT_RDWR);
   }
 
  private:
@@ -384,7 +402,13 @@ Awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream& stream,
                             Watchdog& watchdog, std::string peer, Identity identity) {
   const HttpServerOptions& options = state->options;
   HttpServer::State::CallSlot slot;
+  slot.shutdown_socket = [w = std::weak_ptr<Watchdog>(watchdog.shared_from_this())] {
+    if (auto watchdog = w.lock()) watchdog->ShutdownSocket();
+  };
   state->AddSlot(&slot);
+  // Set when the client upgraded to WebSocket.
+  std::optional<std::pair<bhttp::request<bhttp::string_body>, websocket::WsConnection::Peer>>
+      upgrade;
   struct RemoveSlot {
     HttpServer::State* state;
     HttpServer::State::CallSlot* slot;
@@ -441,7 +465,6 @@ Awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream& stream,
         }
         continue;
       }
-      bhttp::request<bhttp::string_body> upgrade = raw;
       HttpRequest request = ToRequest(raw);
       websocket::WsConnection::Peer ws_peer{std::move(request.headers), peer, identity};
       if (absl::Status admitted = websocket::WsConnection::Admit(*state->websocket, ws_peer);
@@ -450,21 +473,9 @@ Awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream& stream,
                                options.write_timeout);
         break;
       }
-      auto* s = state.get();
-      co_await ServeWebSocket(
-          *state->websocket, stream, std::move(upgrade), std::move(ws_peer),
-          [s](const std::shared_ptr<websocket::WsConnection>& connection) {
-            absl::MutexLock lock(&s->mu);
-            s->ws_connections.insert(connection);
-          },
-          [s](const std::shared_ptr<websocket::WsConnection>& connection) {
-            absl::MutexLock lock(&s->mu);
-            s->ws_connections.erase(connection);
-          },
-          [w = std::weak_ptr<Watchdog>(watchdog.shared_from_this())](
-              std::chrono::steady_clock::duration d) {
-            if (auto watchdog = w.lock()) watchdog->Expire(d);
-          });
+      // Served after this loop, once the parser and its buffers are gone: a
+      // WebSocket connection may live for days.
+      upgrade.emplace(parser.release(), std::move(ws_peer));
       break;
     }
     HttpRequest request = ToRequest(raw);
@@ -483,6 +494,25 @@ Awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream& stream,
     }
     state->EndCall(slot);
     if (!ok || !keep_alive) break;
+  }
+  if (upgrade) {
+    buffer = beast::flat_buffer();  // release the HTTP read buffer
+    auto* s = state.get();
+    co_await ServeWebSocket(
+        *state->websocket, stream, std::move(upgrade->first), std::move(upgrade->second),
+        [s](const std::shared_ptr<websocket::WsConnection>& connection) {
+          absl::MutexLock lock(&s->mu);
+          s->ws_connections.insert(connection);
+        },
+        [s](const std::shared_ptr<websocket::WsConnection>& connection) {
+          absl::MutexLock lock(&s->mu);
+          s->ws_connections.erase(connection);
+        },
+        [w = std::weak_ptr<Watchdog>(watchdog.shared_from_this())](
+            std::chrono::steady_clock::duration d) {
+          if (auto watchdog = w.lock()) watchdog->Expire(d);
+        });
+    upgrade.reset();
   }
   beast::error_code ignored;
   if constexpr (std::is_same_v<Stream, Socket>) {
@@ -659,18 +689,35 @@ void HttpServer::Shutdown(absl::Duration grace) {
   if (!started_ || stopped_) return;
   stopped_ = true;
   state_->draining = true;
+  // No new connections: close the acceptor on its thread and wait for that.
+  auto closed = std::make_shared<std::promise<void>>();
+  auto acceptor_closed = closed->get_future();
+  asio::post(state_->accept_io, [state = state_, closed] {
+    boost::system::error_code ec;
+    state->acceptor.close(ec);
+    closed->set_value();
+  });
+  acceptor_closed.wait_for(std::chrono::seconds(2));
   for (const auto& connection : state_->WebSockets()) {
     connection->queue().Close(1001, "server shutting down");
   }
-  asio::post(state_->accept_io, [state = state_] {
-    boost::system::error_code ec;
-    state->acceptor.close(ec);
-  });
   absl::Time deadline = absl::Now() + grace;
   while (in_flight_.load() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
   state_->CancelAll();
   absl::Time cancel_deadline = absl::Now() + absl::Seconds(2);
   while (in_flight_.load() > 0 && absl::Now() < cancel_deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  // Give WebSocket clients a moment to answer the close frame, then end every
+  // connection still open (idle keep-alive ones included), so every session
+  // coroutine finishes and releases its socket before the threads stop.
+  absl::Time close_deadline = absl::Now() + absl::Milliseconds(500);
+  while (!state_->WebSockets().empty() && absl::Now() < close_deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  state_->ShutdownSockets();
+  absl::Time sessions_deadline = absl::Now() + absl::Seconds(2);
+  while (connections_.load() > 0 && absl::Now() < sessions_deadline) {
     absl::SleepFor(absl::Milliseconds(5));
   }
   state_->accept_io.stop();

@@ -10,6 +10,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
@@ -112,7 +113,12 @@ Awaitable<void> ServeWebSocket(const websocket::WsEndpoint& endpoint, Stream& st
   deflate.server_enable = options.compression;
   ws.set_option(deflate);
   ws.read_message_max(options.max_message_bytes);
-  auto [accept_ec] = co_await ws.async_accept(request, kTuple);
+  boost::system::error_code accept_ec;
+  {
+    // The upgrade request is not needed once accepted; free it now.
+    auto upgrade = std::move(request);
+    std::tie(accept_ec) = co_await ws.async_accept(upgrade, kTuple);
+  }
   if (accept_ec) co_return;
   const bool binary = subprotocol == kProtoSubprotocol;
   ws.binary(binary);

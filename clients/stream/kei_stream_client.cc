@@ -355,6 +355,15 @@ void KEIStreamClient::OnSubscriptionFrame(const std::string& id, const v1::Strea
         subscription->confirmed = true;
         if (subscription->from_latest && subscription->last_sequence == 0) {
           subscription->last_sequence = frame.sequence();
+        } else if (frame.sequence() < subscription->last_sequence) {
+          // The topic starts over (a server restarted without its retained
+          // messages): follow its new numbering, or every new message would
+          // look like a duplicate.
+          problem = absl::DataLossError(absl::StrCat(
+              "subscription ", id, " to '", subscription->topic, "': the topic's sequence went back from ",
+              subscription->last_sequence, " to ", frame.sequence(),
+              " (the server lost its retained messages); messages may have been missed"));
+          subscription->last_sequence = frame.sequence();
         } else if (frame.first_sequence() > subscription->last_sequence + 1) {
           problem = absl::DataLossError(absl::StrCat(
               "subscription ", id, " to '", subscription->topic, "' missed messages ",

@@ -1,6 +1,9 @@
 // The WebSocket client side against a real kei::Server's stream endpoint
 // (/api/v1/stream on the HTTP listener): KEIRPCClient over ws://, every
 // stream kind, errors, and KEIStreamClient topics.
+#include <algorithm>
+#include <atomic>
+
 #include "clients/kei_rpc_client.h"
 #include "clients/stream/kei_stream_client.h"
 #include "clients/ws/stream_frame_codec.h"
@@ -124,6 +127,86 @@ TEST_F(WsServerTest, TopicsPublishSubscribeResume) {
   absl::MutexLock lock(&mu);
   ASSERT_EQ(seen.size(), 4u);
   for (size_t i = 1; i < seen.size(); ++i) EXPECT_EQ(seen[i], seen[i - 1] + 1);
+}
+
+
+// The server goes away and comes back on the same port (a fresh process would
+// lose its topics the same way): the client reconnects by itself, its
+// subscription comes back with one handler, and new messages arrive once.
+TEST(WsServerRestartTest, ReconnectsAndResubscribesAfterRestart) {
+  ServerOptions options;
+  options.http_address = "127.0.0.1:0";
+  auto first = StartTestServer(options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string address = first->server->http_target();
+
+  KEIStreamClientOptions client_options;
+  client_options.reconnect.initial_backoff = absl::Milliseconds(20);
+  client_options.reconnect.max_backoff = absl::Milliseconds(200);
+  std::atomic<int> connects{0};
+  client_options.on_connection_change = [&](bool connected) {
+    if (connected) connects.fetch_add(1);
+  };
+  KEIStreamClient client(absl::StrCat("ws://", address), client_options);
+  ASSERT_TRUE(client.Connect().ok());
+  absl::Mutex mu;
+  std::vector<std::string> seen;
+  auto id = client.Subscribe("restart.room", [&](const TopicEvent& event) {
+    absl::MutexLock lock(&mu);
+    seen.push_back(event.data.struct_value().fields().at("n").string_value());
+  });
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(client.Publish("restart.room", *ws::ParseJsonValue(R"({"n":"before"})")).ok());
+  auto wait_for = [&](size_t n) {
+    for (int i = 0; i < 500; ++i) {
+      {
+        absl::MutexLock lock(&mu);
+        if (seen.size() >= n) return true;
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_for(1));
+
+  first->server->Shutdown(absl::Seconds(1));
+  first = absl::UnavailableError("stopped");
+  for (int i = 0; i < 100 && client.IsConnected(); ++i) absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_FALSE(client.IsConnected());
+
+  ServerOptions again = options;
+  again.http_address = address;
+  auto second = StartTestServer(again);
+  ASSERT_TRUE(second.ok()) << second.status();
+  for (int i = 0; i < 500 && !(client.IsConnected() && connects.load() >= 2); ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(client.IsConnected());
+  EXPECT_GE(client.reconnects(), 1);
+
+  // Publish from another client until the resubscribed one sees it (the
+  // resubscription races with the first publishes).
+  KEIStreamClient publisher(absl::StrCat("ws://", address));
+  ASSERT_TRUE(publisher.Connect().ok());
+  bool arrived = false;
+  for (int attempt = 0; attempt < 50 && !arrived; ++attempt) {
+    ASSERT_TRUE(publisher.Publish("restart.room", *ws::ParseJsonValue(R"({"n":"after"})")).ok());
+    absl::SleepFor(absl::Milliseconds(50));
+    absl::MutexLock lock(&mu);
+    arrived = std::count(seen.begin(), seen.end(), "after") > 0;
+  }
+  ASSERT_TRUE(arrived);
+  // One handler: each publish after the resubscription arrives exactly once.
+  const uint64_t before = [&] {
+    absl::MutexLock lock(&mu);
+    return static_cast<uint64_t>(seen.size());
+  }();
+  ASSERT_TRUE(publisher.Publish("restart.room", *ws::ParseJsonValue(R"({"n":"last"})")).ok());
+  ASSERT_TRUE(wait_for(before + 1));
+  absl::SleepFor(absl::Milliseconds(200));
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(seen.size(), before + 1);
+  EXPECT_EQ(seen.back(), "last");
 }
 
 }  // namespace

@@ -7,8 +7,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "cc/codec/json_codec.h"
 #include "cc/status/code_names.h"
-#include "google/protobuf/util/json_util.h"
 #include "tools/keid/agent/actions.h"
 #include "tools/keid/agent/planner.h"
 
@@ -24,7 +24,7 @@ bool IsBlank(absl::string_view s) { return absl::StripAsciiWhitespace(s).empty()
 
 std::string ToJson(const google::protobuf::Message& message) {
   std::string json;
-  if (!google::protobuf::util::MessageToJsonString(message, &json).ok()) return "null";
+  if (!JsonCodec().Marshal(message, &json).ok()) return "null";
   return json;
 }
 
