@@ -469,7 +469,8 @@ Awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream& stream,
       websocket::WsConnection::Peer ws_peer{std::move(request.headers), peer, identity};
       if (absl::Status admitted = websocket::WsConnection::Admit(*state->websocket, ws_peer);
           !admitted.ok()) {
-        co_await WriteResponse(stream, watchdog, ErrorResponse(admitted), version, false, false,
+        HttpResponse refused = ErrorResponse(admitted);
+        co_await WriteResponse(stream, watchdog, std::move(refused), version, false, false,
                                options.write_timeout);
         break;
       }
@@ -498,20 +499,23 @@ Awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream& stream,
   if (upgrade) {
     buffer = beast::flat_buffer();  // release the HTTP read buffer
     auto* s = state.get();
-    co_await ServeWebSocket(
-        *state->websocket, stream, std::move(upgrade->first), std::move(upgrade->second),
-        [s](const std::shared_ptr<websocket::WsConnection>& connection) {
-          absl::MutexLock lock(&s->mu);
-          s->ws_connections.insert(connection);
-        },
-        [s](const std::shared_ptr<websocket::WsConnection>& connection) {
-          absl::MutexLock lock(&s->mu);
-          s->ws_connections.erase(connection);
-        },
-        [w = std::weak_ptr<Watchdog>(watchdog.shared_from_this())](
-            std::chrono::steady_clock::duration d) {
-          if (auto watchdog = w.lock()) watchdog->Expire(d);
-        });
+    // Named, not temporaries in the co_await expression: GCC 12 destroys
+    // such temporaries twice, which corrupts the captured smart pointers.
+    auto register_connection = [s](const std::shared_ptr<websocket::WsConnection>& connection) {
+      absl::MutexLock lock(&s->mu);
+      s->ws_connections.insert(connection);
+    };
+    auto unregister_connection = [s](const std::shared_ptr<websocket::WsConnection>& connection) {
+      absl::MutexLock lock(&s->mu);
+      s->ws_connections.erase(connection);
+    };
+    auto expire = [w = std::weak_ptr<Watchdog>(watchdog.shared_from_this())](
+                      std::chrono::steady_clock::duration d) {
+      if (auto watchdog = w.lock()) watchdog->Expire(d);
+    };
+    co_await ServeWebSocket(*state->websocket, stream, std::move(upgrade->first),
+                            std::move(upgrade->second), register_connection,
+                            unregister_connection, expire);
     upgrade.reset();
   }
   beast::error_code ignored;
@@ -519,11 +523,15 @@ Awaitable<void> Serve(std::shared_ptr<HttpServer::State> state, Stream& stream,
     stream.shutdown(Socket::shutdown_send, ignored);
     if (linger) {
       // Read and drop up to 8 MiB for up to a second, until the client stops.
-      char discard[16384];
+      // (On the heap: an array here would sit in every session's coroutine
+      // frame for the connection's whole life.)
+      constexpr size_t kDiscardBytes = 16384;
+      auto discard = std::make_unique<char[]>(kDiscardBytes);
       size_t total = 0;
       watchdog.Expire(std::chrono::seconds(1));
       while (total < (8u << 20)) {
-        auto [ec, n] = co_await stream.async_read_some(asio::buffer(discard), kTuple);
+        auto [ec, n] = co_await stream.async_read_some(asio::buffer(discard.get(), kDiscardBytes),
+                                                       kTuple);
         if (ec) break;
         total += n;
       }
@@ -561,7 +569,8 @@ Awaitable<void> Session(std::shared_ptr<HttpServer::State> state, Socket socket)
   if (!state->tls) {
     Socket stream(std::move(socket));
     StopWatchdog watchdog{Watchdog::Start(executor, stream.native_handle(), shortest)};
-    co_await Serve(state, stream, *watchdog.watchdog, peer, Identity());
+    Identity anonymous;  // named: see the note on co_await temporaries in Serve
+    co_await Serve(state, stream, *watchdog.watchdog, peer, anonymous);
     co_return;
   }
   beast::ssl_stream<Socket> stream(std::move(socket), state->ssl_context);

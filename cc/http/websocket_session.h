@@ -129,7 +129,14 @@ Awaitable<void> ServeWebSocket(const websocket::WsEndpoint& endpoint, Stream& st
   auto finished = std::make_shared<bool>(false);
   auto queue = std::make_shared<websocket::SendQueue>(
       options.send_queue_bytes,
-      [executor, wake] { boost::asio::post(executor, [wake] { wake->cancel(); }); },
+      // Only weak references leave this thread: the queue may be destroyed on
+      // a call's thread, and an Asio timer must only ever be touched (and
+      // destroyed) on its own I/O thread.
+      [executor, weak = std::weak_ptr<Timer>(wake)] {
+        boost::asio::post(executor, [weak] {
+          if (auto timer = weak.lock()) timer->cancel();
+        });
+      },
       [expire] { expire(kCloseTimeout); });
   auto connection =
       std::make_shared<websocket::WsConnection>(endpoint, queue, std::move(peer), binary);

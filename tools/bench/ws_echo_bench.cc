@@ -202,10 +202,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ws_echo_bench: cannot connect: %s\n", e.what());
     return 1;
   }
-  io.run_for(std::chrono::duration<double>(options.warmup_s));
+  auto span = [](double seconds) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  };
+  io.run_for(span(options.warmup_s));
   stats.measuring = true;
   const auto start = Clock::now();
-  io.run_for(std::chrono::duration<double>(options.seconds));
+  io.run_for(span(options.seconds));
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   stats.measuring = false;
   for (auto& c : connections) c->stopping = true;
