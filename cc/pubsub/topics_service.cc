@@ -53,6 +53,14 @@ absl::Status TopicsService::Subscribe(Context& context, const v1::SubscribeReque
   } unsubscribe{backend_.get(), subscription->id};
   // Wake the wait below when the call is cancelled.
   context.cancellation().OnCancel([queue] { absl::MutexLock lock(&queue->mu); });
+  // Tell the caller the subscription is live, so it can publish or rely on
+  // receiving what comes next.
+  v1::TopicMessage marker;
+  marker.set_topic(request.topic());
+  marker.set_subscribed(true);
+  marker.set_sequence(subscription->last_sequence);
+  marker.set_first_sequence(subscription->first_sequence);
+  if (!stream.Send(marker)) return absl::OkStatus();
 
   JsonCodec json;
   while (true) {

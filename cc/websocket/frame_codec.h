@@ -16,7 +16,10 @@ namespace kei::websocket {
 struct ParsedFrame {
   v1::StreamFrame frame;  // `data` cleared
   bool has_data = false;
-  std::string data_json;  // the frame's `data` as JSON text, when has_data
+  // The frame's `data` as JSON text, when has_data. From a text frame it is
+  // the client's bytes, checked for structure only: decode it (method codec,
+  // JsonCodec into a Value) before trusting it.
+  std::string data_json;
 };
 
 // INVALID_ARGUMENT with a message naming what is wrong.

@@ -10,6 +10,7 @@
 #include "cc/codec/json_codec.h"
 #include "cc/registry/method_info.h"
 #include "cc/status/code_names.h"
+#include "google/protobuf/struct.pb.h"
 #include "kei/v1/stream.pb.h"
 
 namespace kei::websocket {
@@ -550,8 +551,18 @@ void WsConnection::Publish(const ParsedFrame& parsed) {
     SendError(frame.id(), s);
     return;
   }
-  auto sequence =
-      endpoint_.topics->Publish(frame.topic(), parsed.has_data ? parsed.data_json : "null");
+  // Subscribers get what is stored: only well-formed JSON, written canonically.
+  std::string data = "null";
+  if (parsed.has_data) {
+    google::protobuf::Value value;
+    absl::Status valid = JsonCodec().Unmarshal(parsed.data_json, &value);
+    if (valid.ok()) valid = JsonCodec().Marshal(value, &data);
+    if (!valid.ok()) {
+      SendError(frame.id(), absl::InvalidArgumentError(absl::StrCat("data: ", valid.message())));
+      return;
+    }
+  }
+  auto sequence = endpoint_.topics->Publish(frame.topic(), std::move(data));
   if (!sequence.ok()) {
     SendError(frame.id(), sequence.status());
     return;

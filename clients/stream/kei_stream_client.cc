@@ -427,6 +427,15 @@ absl::StatusOr<std::string> KEIStreamClient::Subscribe(const std::string& topic,
   }
   if (!is_ws()) {
     subscription->thread = std::thread([this, subscription] { GrpcSubscriptionLoop(subscription); });
+    // Return once the server's marker says the subscription is live (later
+    // failures are retried by the loop and reported through on_error).
+    absl::MutexLock lock(&mu_);
+    auto confirmed = [&subscription]() { return subscription->confirmed; };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&confirmed), options_.request_timeout)) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "subscribing to '", topic, "' was not confirmed within ",
+          absl::FormatDuration(options_.request_timeout), " (it keeps trying)"));
+    }
     return id;
   }
   ws_->AddRoute(id, [this, id](const v1::StreamFrame& frame) { OnSubscriptionFrame(id, frame); });
@@ -562,9 +571,28 @@ void KEIStreamClient::GrpcSubscriptionLoop(std::shared_ptr<Subscription> subscri
         while (stream->Read(&message)) {
           failed = 0;
           std::optional<TopicEvent> event;
+          absl::Status problem;
           {
             absl::MutexLock lock(&mu_);
-            if (message.sequence() <= subscription->last_sequence) {
+            if (message.subscribed()) {
+              // The marker: the subscription is live (Subscribe waits for it).
+              if (subscription->from_latest && subscription->last_sequence == 0) {
+                subscription->last_sequence = message.sequence();
+              } else if (message.sequence() < subscription->last_sequence) {
+                problem = absl::DataLossError(absl::StrCat(
+                    "subscription ", subscription->id, " to '", subscription->topic,
+                    "': the topic's sequence went back from ", subscription->last_sequence, " to ",
+                    message.sequence(), " (the server lost its retained messages)"));
+                subscription->last_sequence = message.sequence();
+              } else if (message.first_sequence() > subscription->last_sequence + 1) {
+                problem = absl::DataLossError(absl::StrCat(
+                    "subscription ", subscription->id, " to '", subscription->topic,
+                    "' missed messages ", subscription->last_sequence + 1, " to ",
+                    message.first_sequence() - 1, ": the server no longer holds them"));
+              }
+              subscription->from_latest = false;
+              subscription->confirmed = true;
+            } else if (message.sequence() <= subscription->last_sequence) {
               ++duplicates_dropped_;
             } else {
               subscription->last_sequence = message.sequence();
@@ -577,6 +605,7 @@ void KEIStreamClient::GrpcSubscriptionLoop(std::shared_ptr<Subscription> subscri
               event = std::move(e);
             }
           }
+          if (!problem.ok()) ReportError(problem);
           if (event.has_value()) Deliver(subscription, *std::move(event));
         }
       }
