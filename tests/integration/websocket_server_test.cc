@@ -480,6 +480,29 @@ TEST_F(WebSocketServerTest, PlainGetIsAskedToUpgrade) {
   EXPECT_EQ(response->header("upgrade"), "websocket");
 }
 
+TEST_F(WebSocketServerTest, IdleConnectionIsClosedAfterUnansweredPings) {
+  ServerOptions options = WsOptions();
+  options.websocket.idle_timeout = absl::Seconds(1);
+  Start(options);
+  auto idle = MustConnect(t_);
+  auto active = MustConnect(t_);
+  ASSERT_TRUE(idle && active);
+  // `idle` reads nothing (so it answers no ping) for longer than the timeout;
+  // `active` keeps reading, so its client answers the pings.
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(active->Send(Call("1", "kei.test.v1.EchoService/Echo", R"({"text":"hi"})")).ok());
+    ASSERT_TRUE(active->ReadType("response", "1").ok());
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  absl::StatusOr<std::string> read;
+  do {
+    read = idle->ReadRaw(absl::Seconds(5));
+  } while (read.ok());
+  EXPECT_TRUE(absl::IsUnavailable(read.status())) << read.status();
+  ASSERT_TRUE(active->Send(Call("2", "kei.test.v1.EchoService/Echo", R"({"text":"still"})")).ok());
+  EXPECT_TRUE(active->ReadType("response", "2").ok());
+}
+
 TEST_F(WebSocketServerTest, ShutdownClosesWith1001) {
   auto client = MustConnect(t_);
   ASSERT_NE(client, nullptr);

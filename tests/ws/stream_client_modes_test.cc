@@ -158,6 +158,25 @@ TEST(StreamClientModesTest, SameApiOverGrpc) {
   ExpectChatEchoes(client);
 }
 
+TEST(StreamClientModesTest, AuthTokenGoesInTheHandshake) {
+  ServerOptions options;
+  options.http_address = "127.0.0.1:0";
+  options.auth.bearer_tokens["stream-token"] = "streamer";
+  auto server = StartTestServer(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string url = absl::StrCat("ws://", server->server->http_target());
+  KEIStreamClientOptions anonymous;
+  anonymous.reconnect.enabled = false;
+  KEIStreamClient refused(url, anonymous);
+  EXPECT_FALSE(refused.Connect().ok());
+
+  KEIStreamClientOptions with_token;
+  with_token.auth_token = "stream-token";
+  KEIStreamClient client(url, with_token);
+  ASSERT_TRUE(client.Connect().ok());
+  ExpectTopicRoundTrip(client, "auth.room", 2);
+}
+
 TEST(StreamClientModesTest, ThrowingHandlerIsReportedNotFatal) {
   ServerOptions options;
   options.http_address = "127.0.0.1:0";
