@@ -71,6 +71,28 @@ TEST(KeidConfigTest, AbsentKeysKeepTheirValues) {
   EXPECT_FALSE(config.server.enable_reflection);
 }
 
+TEST(KeidConfigTest, WebSocketSection) {
+  KeidConfig config;
+  ASSERT_TRUE(ApplyJsonConfig(kEmbeddedDefaults, &config).ok());
+  EXPECT_EQ(config.server.websocket.path, "/api/v1/stream");
+  ASSERT_TRUE(ApplyJsonConfig(R"({"websocket": {"path": "/ws", "max_message_bytes": 4096,
+      "send_queue_bytes": 65536, "initial_credit": 8, "idle_timeout_ms": 5000,
+      "compression": false}})", &config).ok());
+  const auto& ws = config.server.websocket;
+  EXPECT_EQ(ws.path, "/ws");
+  EXPECT_EQ(ws.max_message_bytes, 4096u);
+  EXPECT_EQ(ws.send_queue_bytes, 65536u);
+  EXPECT_EQ(ws.initial_credit, 8u);
+  EXPECT_EQ(ws.idle_timeout, absl::Seconds(5));
+  EXPECT_FALSE(ws.compression);
+  EXPECT_NE(ConfigToJson(config).find(R"("path": "/ws")"), std::string::npos);
+  ASSERT_TRUE(ApplyJsonConfig(R"({"websocket": {"path": ""}})", &config).ok());
+  EXPECT_TRUE(config.server.websocket.path.empty());
+  EXPECT_FALSE(ApplyJsonConfig(R"({"websocket": {"path": "ws"}})", &config).ok());
+  EXPECT_FALSE(ApplyJsonConfig(R"({"websocket": {"initial_credit": 0}})", &config).ok());
+  EXPECT_FALSE(ApplyJsonConfig(R"({"websocket": {"bogus": 1}})", &config).ok());
+}
+
 TEST(KeidConfigTest, EveryKeyApplies) {
   KeidConfig config;
   ASSERT_TRUE(ApplyJsonConfig(R"({

@@ -29,7 +29,9 @@ Usage:
   keictl [flags] health <target> [service]         standard gRPC health check
   keictl [flags] list   <target> [service]         services, or one service's methods (reflection)
 
-<target> is grpc://HOST:PORT, grpcs://HOST:PORT (TLS) or HOST:PORT.
+<target> is grpc://HOST:PORT, grpcs://HOST:PORT (TLS) or HOST:PORT. `call` also
+takes http://, https:// (Connect protocol) and ws://, wss:// (KEI stream
+protocol) URLs of keid's HTTP listener; health and list need gRPC.
 <method> is package.Service/Method (or package.Service.Method).
 Server-streaming methods print one JSON object per line; client and bidi streams
 take a JSON array of requests.

@@ -26,6 +26,14 @@ const char kEmbeddedDefaults[] = R"({
     "max_connections": 10000,
     "io_threads": 0
   },
+  "websocket": {
+    "path": "/api/v1/stream",
+    "max_message_bytes": 1048576,
+    "send_queue_bytes": 4194304,
+    "initial_credit": 64,
+    "idle_timeout_ms": 60000,
+    "compression": true
+  },
   "tls": {
     "cert_file": "",
     "key_file": "",
@@ -50,7 +58,8 @@ const char kEmbeddedDefaults[] = R"({
   "log_level": "info"
 })";
 
-const char kUsage[] = R"(keid - the KEI Kit server: serves the KEI agent service over gRPC.
+const char kUsage[] = R"(keid - the KEI Kit server: serves the KEI agent service (and topics) over
+gRPC, HTTP (Connect, REST) and WebSocket.
 
 Usage: keid [flags]
 
@@ -59,7 +68,8 @@ Configuration comes from embedded defaults, then --config FILE (JSON), then flag
 Flags:
   --config FILE             JSON config file (see --print-config for every key)
   --grpc-address HOST:PORT  gRPC listen address (default 127.0.0.1:50051; port 0 = any free port)
-  --http-address HOST:PORT  HTTP listen address for Connect, REST routes and /healthz, /readyz
+  --http-address HOST:PORT  HTTP listen address for Connect, REST routes, /healthz, /readyz
+                            and WebSocket (GET /api/v1/stream; config key websocket.path)
                             (default 127.0.0.1:8080; port 0 = any free port; "" = no HTTP)
   --tls-cert FILE           PEM server certificate chain (enables TLS)
   --tls-key FILE            PEM server private key
@@ -175,7 +185,7 @@ absl::Status ApplyJsonConfig(absl::string_view text, KeidConfig* config) {
   json document = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (document.is_discarded()) return absl::InvalidArgumentError("config: not valid JSON");
   Reader top(document, "");
-  KEI_RETURN_IF_ERROR(top.CheckKeys({"grpc", "http", "tls", "auth", "limits",
+  KEI_RETURN_IF_ERROR(top.CheckKeys({"grpc", "http", "websocket", "tls", "auth", "limits",
                                      "shutdown_grace_ms", "agent", "log_level"}));
   ServerOptions& s = config->server;
   if (top.Has("grpc")) {
@@ -207,6 +217,28 @@ absl::Status ApplyJsonConfig(absl::string_view text, KeidConfig* config) {
     n = s.http.io_threads;
     KEI_RETURN_IF_ERROR(http.Int("io_threads", 0, 256, &n));
     s.http.io_threads = static_cast<int>(n);
+  }
+  if (top.Has("websocket")) {
+    Reader ws = top.Child("websocket");
+    KEI_RETURN_IF_ERROR(ws.CheckKeys({"path", "max_message_bytes", "send_queue_bytes",
+                                      "initial_credit", "idle_timeout_ms", "compression"}));
+    KEI_RETURN_IF_ERROR(ws.String("path", &s.websocket.path));
+    if (!s.websocket.path.empty() && s.websocket.path.front() != '/') {
+      return absl::InvalidArgumentError("websocket.path: must be empty (off) or start with '/'");
+    }
+    int64_t n = static_cast<int64_t>(s.websocket.max_message_bytes);
+    KEI_RETURN_IF_ERROR(ws.Int("max_message_bytes", 1024, 1 << 30, &n));
+    s.websocket.max_message_bytes = static_cast<size_t>(n);
+    n = static_cast<int64_t>(s.websocket.send_queue_bytes);
+    KEI_RETURN_IF_ERROR(ws.Int("send_queue_bytes", 4096, int64_t{1} << 32, &n));
+    s.websocket.send_queue_bytes = static_cast<size_t>(n);
+    n = s.websocket.initial_credit;
+    KEI_RETURN_IF_ERROR(ws.Int("initial_credit", 1, 1 << 20, &n));
+    s.websocket.initial_credit = static_cast<uint32_t>(n);
+    n = absl::ToInt64Milliseconds(s.websocket.idle_timeout);
+    KEI_RETURN_IF_ERROR(ws.Int("idle_timeout_ms", 1000, 86400000, &n));
+    s.websocket.idle_timeout = absl::Milliseconds(n);
+    KEI_RETURN_IF_ERROR(ws.Bool("compression", &s.websocket.compression));
   }
   if (top.Has("tls")) {
     Reader tls = top.Child("tls");
@@ -378,6 +410,12 @@ std::string ConfigToJson(const KeidConfig& config) {
                 {"write_timeout_ms", ms(s.http.write_timeout)},
                 {"max_connections", s.http.max_connections},
                 {"io_threads", s.http.io_threads}}},
+      {"websocket", {{"path", s.websocket.path},
+                     {"max_message_bytes", s.websocket.max_message_bytes},
+                     {"send_queue_bytes", s.websocket.send_queue_bytes},
+                     {"initial_credit", s.websocket.initial_credit},
+                     {"idle_timeout_ms", ms(s.websocket.idle_timeout)},
+                     {"compression", s.websocket.compression}}},
       {"tls", {{"cert_file", s.tls.cert_file}, {"key_file", s.tls.key_file},
                {"client_ca_file", s.tls.client_ca_file},
                {"require_client_cert", s.tls.require_client_cert}}},

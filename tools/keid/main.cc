@@ -116,8 +116,11 @@ int Main(int argc, char** argv) {
                           options.auth.enabled() ? ", auth required" : ", no auth",
                           "); services: ", absl::StrJoin(services, ", ")));
   if (!options.http_address.empty()) {
-    log.Log(2, absl::StrCat("serving HTTP (Connect, REST, /healthz, /readyz) on ",
-                            server.http_target()));
+    log.Log(2, absl::StrCat("serving HTTP (Connect, REST, /healthz, /readyz",
+                            options.websocket.path.empty()
+                                ? std::string()
+                                : absl::StrCat(", WebSocket ", options.websocket.path),
+                            ") on ", server.http_target()));
   }
   std::cout << "listening " << scheme << "://" << server.grpc_target() << "\n";
   if (!options.http_address.empty()) {
