@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cc/codec/json_codec.h"
@@ -40,6 +41,60 @@ const MethodInfo& TopicsMethod(const char* name) {
     return new MethodInfo(MethodInfo::FromDescriptor(service->FindMethodByName("Subscribe")));
   }();
   return std::string_view(name) == "Publish" ? *publish : *subscribe;
+}
+
+// An `event` frame for one subscription.
+std::string RenderEvent(const pubsub::TopicMessage& message, const std::string& id, bool binary) {
+  v1::StreamFrame event;
+  event.set_type("event");
+  event.set_id(id);
+  event.set_topic(message.topic);
+  event.set_sequence(message.sequence);
+  const int64_t nanos = absl::ToUnixNanos(message.time);
+  event.mutable_timestamp()->set_seconds(nanos / 1000000000);
+  event.mutable_timestamp()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return RenderFrame(std::move(event), message.data_json, binary);
+}
+
+// The same as RenderEvent for JSON, but a publish to N subscribers renders
+// the frame once: the callbacks of one publish run one after another on the
+// publisher's thread, so the frame without its id is kept per thread and each
+// subscriber's id is spliced in.
+std::string RenderJsonEvent(const pubsub::TopicMessage& message, const std::string& id) {
+  struct Cached {
+    const pubsub::TopicMessage* message = nullptr;
+    uint64_t sequence = 0;
+    std::string topic;
+    std::string frame;  // {"type":"event",<rest without id>
+  };
+  thread_local Cached cached;
+  if (cached.message != &message || cached.sequence != message.sequence ||
+      cached.topic != message.topic) {
+    cached.message = &message;
+    cached.sequence = message.sequence;
+    cached.topic = message.topic;
+    cached.frame = RenderEvent(message, "", false);
+  }
+  constexpr absl::string_view kHead = R"({"type":"event",)";
+  if (!absl::StartsWith(cached.frame, kHead)) return RenderEvent(message, id, false);
+  std::string out;
+  out.reserve(cached.frame.size() + id.size() + 8);
+  out.append(kHead.data(), kHead.size());
+  out.append(R"("id":")");
+  for (char c : id) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (u < 0x20) {
+      absl::StrAppend(&out, "\\u00", absl::Hex(u, absl::kZeroPad2));
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.append(R"(",)");
+  out.append(cached.frame, kHead.size(), std::string::npos);
+  return out;
 }
 
 bool ReadsStream(StreamKind kind) {
@@ -475,15 +530,7 @@ void WsConnection::Subscribe(const ParsedFrame& parsed) {
   auto queue = queue_;
   const bool binary = binary_;
   auto render = [id, binary](const pubsub::TopicMessage& message) {
-    v1::StreamFrame event;
-    event.set_type("event");
-    event.set_id(id);
-    event.set_topic(message.topic);
-    event.set_sequence(message.sequence);
-    const int64_t nanos = absl::ToUnixNanos(message.time);
-    event.mutable_timestamp()->set_seconds(nanos / 1000000000);
-    event.mutable_timestamp()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
-    return RenderFrame(std::move(event), message.data_json, binary);
+    return binary ? RenderEvent(message, id, true) : RenderJsonEvent(message, id);
   };
   auto subscription = endpoint_.topics->Subscribe(
       frame.topic(), frame.sequence(),

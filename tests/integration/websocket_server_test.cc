@@ -2,6 +2,7 @@
 // one connection, credit-based flow control, topics, auth from the handshake,
 // both encodings, bad input, slow consumers and shutdown, over real sockets.
 #include <atomic>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -384,6 +385,31 @@ TEST_F(WebSocketServerTest, TopicsFanOutToEverySubscriber) {
   ASSERT_TRUE(b->ReadType("event", "sb").ok());
   auto none = a->Read(absl::Milliseconds(300));
   EXPECT_TRUE(absl::IsDeadlineExceeded(none.status())) << none.status();
+}
+
+TEST_F(WebSocketServerTest, EventFramesCarryEachSubscribersOwnId) {
+  auto a = MustConnect(t_);
+  auto b = MustConnect(t_);
+  ASSERT_TRUE(a && b);
+  // Ids that need escaping in JSON; two subscriptions to one topic on `a`.
+  ASSERT_TRUE(a->Send(R"({"type":"subscribe","id":"q\"uote\\","topic":"ids"})").ok());
+  ASSERT_TRUE(a->ReadType("subscribed").ok());
+  ASSERT_TRUE(a->Send(R"({"type":"subscribe","id":"tab\there","topic":"ids"})").ok());
+  ASSERT_TRUE(a->ReadType("subscribed").ok());
+  ASSERT_TRUE(b->Send(Frame("subscribe", "plain", R"(,"topic":"ids")")).ok());
+  ASSERT_TRUE(b->ReadType("subscribed", "plain").ok());
+  ASSERT_TRUE(b->Send(Frame("publish", "p", R"(,"topic":"ids","data":{"x":1})")).ok());
+  std::set<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto event = a->ReadType("event");
+    ASSERT_TRUE(event.ok()) << event.status();
+    EXPECT_EQ(event->data_json, R"({"x":1})");
+    ids.insert(event->frame.id());
+  }
+  EXPECT_EQ(ids, (std::set<std::string>{"q\"uote\\", "tab\there"}));
+  auto event = b->ReadType("event", "plain");
+  ASSERT_TRUE(event.ok()) << event.status();
+  EXPECT_EQ(event->frame.sequence(), 1u);
 }
 
 TEST_F(WebSocketServerTest, SubscribeResumesAfterASequence) {
