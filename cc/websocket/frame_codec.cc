@@ -1,9 +1,14 @@
 #include "cc/websocket/frame_codec.h"
 
+#include <algorithm>
+#include <climits>
+#include <cstdio>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "cc/codec/json_codec.h"
 
 namespace kei::websocket {
@@ -135,6 +140,139 @@ absl::StatusOr<ParsedFrame> ParseFrame(absl::string_view message, bool binary) {
   return parsed;
 }
 
+namespace {
+
+// Appends `s` as a JSON string. Invalid UTF-8 (e.g. a message cut in the
+// middle of a character) becomes U+FFFD, so the frame is always valid JSON.
+void AppendJsonString(absl::string_view s, std::string* out) {
+  out->push_back('"');
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"': out->append("\\\""); break;
+        case '\\': out->append("\\\\"); break;
+        case '\n': out->append("\\n"); break;
+        case '\r': out->append("\\r"); break;
+        case '\t': out->append("\\t"); break;
+        default:
+          if (c < 0x20) {
+            absl::StrAppend(out, "\\u00", absl::Hex(c, absl::kZeroPad2));
+          } else {
+            out->push_back(static_cast<char>(c));
+          }
+      }
+      ++i;
+      continue;
+    }
+    // A multi-byte UTF-8 sequence: copy it if it is well formed.
+    size_t length = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+    bool valid = length > 0 && i + length <= s.size();
+    for (size_t k = 1; valid && k < length; ++k) {
+      valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    }
+    if (valid && length == 3) {
+      const auto c1 = static_cast<unsigned char>(s[i + 1]);
+      valid = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);  // overlong, surrogate
+    }
+    if (valid && length == 4) {
+      const auto c1 = static_cast<unsigned char>(s[i + 1]);
+      valid = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+    }
+    if (valid) {
+      out->append(s.data() + i, length);
+      i += length;
+    } else {
+      out->append("\xEF\xBF\xBD");
+      ++i;
+    }
+  }
+  out->push_back('"');
+}
+
+// RFC 3339 with nanoseconds, as proto3 JSON writes a Timestamp; the part up
+// to the seconds is formatted once per second per thread.
+void AppendTimestamp(int64_t seconds, int32_t nanos, std::string* out) {
+  thread_local int64_t cached_second = INT64_MIN;
+  thread_local std::string cached;
+  if (seconds != cached_second) {
+    cached_second = seconds;
+    cached = absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(seconds),
+                              absl::UTCTimeZone());
+  }
+  out->push_back('"');
+  out->append(cached);
+  char fraction[16];
+  std::snprintf(fraction, sizeof(fraction), ".%09dZ", nanos);
+  out->append(fraction);
+  out->push_back('"');
+}
+
+// The frame in proto3 JSON (field names in lowerCamelCase, 64-bit integers
+// as strings, defaults left out, map keys sorted), `data` last. Written
+// directly: frames are the protocol's hottest output.
+void AppendFrameJson(const v1::StreamFrame& frame, absl::string_view data_json, std::string* out) {
+  out->push_back('{');
+  bool first = true;
+  auto key = [&](absl::string_view name) {
+    if (!first) out->push_back(',');
+    first = false;
+    out->push_back('"');
+    out->append(name.data(), name.size());
+    out->append("\":");
+  };
+  auto string_field = [&](absl::string_view name, const std::string& value) {
+    if (value.empty()) return;
+    key(name);
+    AppendJsonString(value, out);
+  };
+  auto uint64_field = [&](absl::string_view name, uint64_t value) {
+    if (value == 0) return;
+    key(name);
+    absl::StrAppend(out, "\"", value, "\"");
+  };
+  auto uint32_field = [&](absl::string_view name, uint32_t value) {
+    if (value == 0) return;
+    key(name);
+    absl::StrAppend(out, value);
+  };
+  string_field("type", frame.type());
+  string_field("id", frame.id());
+  if (frame.has_timestamp()) {
+    key("timestamp");
+    AppendTimestamp(frame.timestamp().seconds(), frame.timestamp().nanos(), out);
+  }
+  string_field("method", frame.method());
+  string_field("topic", frame.topic());
+  uint64_field("sequence", frame.sequence());
+  uint32_field("credit", frame.credit());
+  if (!frame.metadata().empty()) {
+    key("metadata");
+    std::vector<std::pair<std::string, std::string>> entries(frame.metadata().begin(),
+                                                             frame.metadata().end());
+    std::sort(entries.begin(), entries.end());
+    out->push_back('{');
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (i > 0) out->push_back(',');
+      AppendJsonString(entries[i].first, out);
+      out->push_back(':');
+      AppendJsonString(entries[i].second, out);
+    }
+    out->push_back('}');
+  }
+  uint32_field("timeoutMs", frame.timeout_ms());
+  string_field("code", frame.code());
+  string_field("message", frame.message());
+  uint64_field("firstSequence", frame.first_sequence());
+  if (!data_json.empty()) {
+    key("data");
+    out->append(data_json.data(), data_json.size());
+  }
+  out->push_back('}');
+}
+
+}  // namespace
+
 std::string RenderFrame(v1::StreamFrame frame, absl::string_view data_json, bool binary) {
   if (!frame.has_timestamp()) {
     const int64_t nanos = absl::ToUnixNanos(absl::Now());
@@ -149,15 +287,8 @@ std::string RenderFrame(v1::StreamFrame frame, absl::string_view data_json, bool
     frame.SerializeToString(&out);
     return out;
   }
-  frame.clear_data();
-  if (!JsonCodec().Marshal(frame, &out).ok() || out.empty() || out.back() != '}') {
-    out = "{}";
-  }
-  if (!data_json.empty()) {
-    out.pop_back();
-    if (out.size() > 1) out.push_back(',');
-    absl::StrAppend(&out, "\"data\":", data_json, "}");
-  }
+  out.reserve(96 + data_json.size());
+  AppendFrameJson(frame, data_json, &out);
   return out;
 }
 

@@ -52,6 +52,35 @@ TEST(WsFrameCodecTest, BadInputIsInvalidArgument) {
   }
 }
 
+TEST(WsFrameCodecTest, RenderedJsonIsProto3JsonOfTheFrame) {
+  v1::StreamFrame frame;
+  frame.set_type("error");
+  frame.set_id("q\"\\\n\x01id");
+  frame.set_method("a.B/C");
+  frame.set_topic("t");
+  frame.set_sequence(18446744073709551615ull);
+  frame.set_credit(7);
+  (*frame.mutable_metadata())["b"] = "2";
+  (*frame.mutable_metadata())["a"] = "\xe2\x82\xac";  // a valid euro sign
+  frame.set_timeout_ms(250);
+  frame.set_code("not_found");
+  frame.set_message("cut \xe2\x82");  // a character cut short: invalid UTF-8
+  frame.set_first_sequence(3);
+  frame.mutable_timestamp()->set_seconds(1764391335);
+  frame.mutable_timestamp()->set_nanos(5);
+  const std::string text = RenderFrame(frame, R"([1,2])", false);
+  auto parsed = ParseFrame(text, false);
+  ASSERT_TRUE(parsed.ok()) << parsed.status() << " " << text;
+  v1::StreamFrame expected = frame;
+  expected.set_message("cut \xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(parsed->frame.SerializeAsString(), expected.SerializeAsString())
+      << parsed->frame.ShortDebugString() << " vs " << expected.ShortDebugString();
+  EXPECT_EQ(parsed->data_json, "[1,2]");
+  EXPECT_NE(text.find(R"("sequence":"18446744073709551615")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("timestamp":"2025-11-29T04:42:15.000000005Z")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("metadata":{"a":)"), std::string::npos) << text;  // sorted keys
+}
+
 TEST(WsFrameCodecTest, RendersDataSplicedIn) {
   v1::StreamFrame frame;
   frame.set_type("response");
