@@ -9,6 +9,7 @@
 //
 //   ws_echo_bench --url ws://127.0.0.1:PORT/api/v1/stream [--connections 4]
 //                 [--depth 16] [--seconds 3] [--warmup-s 1]
+//                 [--call '"observe":{"source":"a","content":"b"}']   (SessionRequest members)
 //
 // Output ends with "KEI_RESULT <messages/s> <p50 us> <p99 us> <errors>".
 #include <algorithm>
@@ -54,9 +55,12 @@ constexpr char kCall[] =
     R"({"type":"call","id":"e","method":"kei.agent.v1.AgentService/Session","credit":64})";
 constexpr char kCredit[] = R"({"type":"credit","id":"e","credit":32})";
 
+// The Session request each message carries (its requestId is added).
+std::string g_call = R"("act":{"action":"echo","params":{"text":"hello, echo"}})";
+
 std::string Message(long n) {
   return std::string(R"({"type":"message","id":"e","data":{"requestId":")") + std::to_string(n) +
-         R"(","act":{"action":"echo","params":{"text":"hello, echo"}}}})";
+         "\"," + g_call + "}}";
 }
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -184,6 +188,8 @@ int main(int argc, char** argv) {
       options.seconds = std::atof(value.c_str());
     } else if (flag == "--warmup-s") {
       options.warmup_s = std::atof(value.c_str());
+    } else if (flag == "--call") {
+      g_call = value;
     } else {
       Usage("unknown flag");
     }
