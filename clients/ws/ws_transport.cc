@@ -90,7 +90,10 @@ class WsClientStream final : public ClientStream {
 
   // Client and bidi calls start at open.
   absl::Status Open() {
-    if (single_request()) return absl::OkStatus();
+    // Methods that take one request start with the first Write; connect now
+    // anyway, so an unreachable server is reported here, where a
+    // UnifiedClient can still pick another protocol.
+    if (single_request()) return transport_->Connect();
     return Start(nullptr);
   }
 

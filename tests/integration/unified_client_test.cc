@@ -1,9 +1,11 @@
 // UnifiedClient against real servers: protocol order, fallback to the next
 // protocol only on UNAVAILABLE and only when safe, skipping a protocol that
 // could not connect, and typed clients running on top unchanged. The second
-// protocol here is a test scheme the factory maps to a gRPC transport, so the
-// selection logic is exercised with two live endpoints before the HTTP
-// transport exists.
+// protocol in most tests is a test scheme the factory maps to a gRPC
+// transport (two live endpoints, full control); one test puts gRPC, HTTP and
+// WebSocket endpoints of one server behind the same client.
+#include "absl/strings/str_cat.h"
+#include "cc/registry/descriptor_registry.h"
 #include "clients/grpc/grpc_transport.h"
 #include "clients/kei_rpc_client.h"
 #include "clients/unified_client.h"
@@ -155,6 +157,62 @@ TEST(UnifiedClientTest, PreferenceAndJsonCalls) {
   while ((*stream)->Read(&response)) ++n;
   EXPECT_EQ(n, 2);
   EXPECT_TRUE((*stream)->Finish().ok());
+}
+
+// All three wire protocols of one server behind one UnifiedClient: unary
+// calls go to gRPC first, streams to WebSocket first, a preference moves
+// unary calls to WebSocket, and a WebSocket endpoint that cannot connect
+// falls back to gRPC for streams.
+TEST(UnifiedClientTest, GrpcHttpAndWebSocketEndpoints) {
+  ServerOptions server_options;
+  server_options.http_address = "127.0.0.1:0";
+  auto server = StartTestServer(server_options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string http = server->server->http_target();
+  auto client = UnifiedClient::Create(
+      Options({server->url(), absl::StrCat("http://", http), absl::StrCat("ws://", http)}));
+  ASSERT_TRUE(client.ok()) << client.status();
+  test::v1::EchoRequest request;
+  request.set_text("protocol");
+  test::v1::EchoResponse response;
+  ASSERT_TRUE((*client)->Call("kei.test.v1.EchoService/Echo", request, &response).ok());
+  EXPECT_EQ(response.text(), "grpc");
+  EXPECT_EQ((*client)->Plan(CallKind::kStream).front(), Protocol::kWebSocket);
+
+  auto method = DescriptorRegistry::Default().FindMethod("kei.test.v1.EchoService/Expand");
+  ASSERT_TRUE(method.ok()) << method.status();
+  auto stream = (*client)->OpenStream(*method, CallOptions());
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  test::v1::ExpandRequest expand;
+  expand.set_text("x");
+  expand.set_count(3);
+  ASSERT_TRUE((*stream)->Write(expand));
+  ASSERT_TRUE((*stream)->CloseSend());
+  int n = 0;
+  while ((*stream)->Read(&response)) ++n;
+  EXPECT_TRUE((*stream)->Finish().ok());
+  EXPECT_EQ(n, 3);
+  EXPECT_EQ((*client)->last_protocol(), Protocol::kWebSocket);
+
+  UnifiedClientOptions prefer_ws =
+      Options({server->url(), absl::StrCat("ws://", http)});
+  prefer_ws.preference = {Protocol::kWebSocket};
+  auto ws_first = UnifiedClient::Create(prefer_ws);
+  ASSERT_TRUE(ws_first.ok()) << ws_first.status();
+  ASSERT_TRUE((*ws_first)->Call("kei.test.v1.EchoService/Echo", request, &response).ok());
+  EXPECT_EQ(response.text(), "websocket");
+
+  auto dead_ws = UnifiedClient::Create(
+      Options({server->url(), absl::StrCat("ws://127.0.0.1:", DeadPort())}));
+  ASSERT_TRUE(dead_ws.ok()) << dead_ws.status();
+  auto fallback = (*dead_ws)->OpenStream(*method, CallOptions());
+  ASSERT_TRUE(fallback.ok()) << fallback.status();
+  ASSERT_TRUE((*fallback)->Write(expand));
+  ASSERT_TRUE((*fallback)->CloseSend());
+  n = 0;
+  while ((*fallback)->Read(&response)) ++n;
+  EXPECT_TRUE((*fallback)->Finish().ok());
+  EXPECT_EQ(n, 3);
 }
 
 TEST(UnifiedClientTest, BadConfigurationIsRejected) {
