@@ -478,6 +478,7 @@ class WsConnection::Impl {
   void WriteNext() {
     if (finalized_) return;
     bool close_now = false;
+    bool have_frame = false;
     {
       absl::MutexLock lock(&mu_);
       if (queue_.empty()) {
@@ -486,13 +487,16 @@ class WsConnection::Impl {
       } else {
         current_ = std::move(queue_.front());
         queue_.pop_front();
+        have_frame = true;
       }
     }
     if (close_now) {
       StartClosingHandshake();
       return;
     }
-    if (!writing()) return;
+    // Decided under the lock: once writing_ is false another thread may
+    // already have started the next writer, which owns the stream now.
+    if (!have_frame) return;
     WithWs([this](auto& ws) {
       ws.async_write(asio::buffer(current_), [this](const error_code& ec, size_t) {
         if (finalized_) return;
@@ -503,11 +507,6 @@ class WsConnection::Impl {
         WriteNext();
       });
     });
-  }
-
-  bool writing() {
-    absl::MutexLock lock(&mu_);
-    return writing_;
   }
 
   void StartClosingHandshake() {
