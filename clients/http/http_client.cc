@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "clients/ssl_client_context.h"
 #include "boost/asio/connect.hpp"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
@@ -362,44 +363,11 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
               options_.idle_timeout) {}
 
   absl::Status Init() {
-    ssl_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
-    ssl_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                      asio::ssl::context::no_tlsv1_1);
-    error_code ec;
     const HttpTlsOptions& tls = options_.tls;
-    if (tls.verify) {
-      ssl_->set_verify_mode(asio::ssl::verify_peer, ec);
-      if (!tls.ca_file.empty()) {
-        ssl_->load_verify_file(tls.ca_file, ec);
-        if (ec) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("cannot load CA file '", tls.ca_file, "': ", ec.message()));
-        }
-      } else {
-        ssl_->set_default_verify_paths(ec);
-        if (ec) {
-          return absl::InternalError(absl::StrCat("cannot load the system CA roots: ", ec.message()));
-        }
-      }
-    } else {
-      ssl_->set_verify_mode(asio::ssl::verify_none, ec);
-    }
-    if (tls.cert_file.empty() != tls.key_file.empty()) {
-      return absl::InvalidArgumentError("mutual TLS needs both a certificate and a key file");
-    }
-    if (!tls.cert_file.empty()) {
-      ssl_->use_certificate_chain_file(tls.cert_file, ec);
-      if (ec) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("cannot load client certificate '", tls.cert_file, "': ", ec.message()));
-      }
-      ssl_->use_private_key_file(tls.key_file, asio::ssl::context::pem, ec);
-      if (ec) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("cannot load client key '", tls.key_file, "': ", ec.message()));
-      }
-    }
+    auto context = MakeSslClientContext(
+        SslClientFiles{tls.verify, tls.ca_file, tls.cert_file, tls.key_file});
+    if (!context.ok()) return context.status();
+    ssl_ = *std::move(context);
     return absl::OkStatus();
   }
 

@@ -33,6 +33,35 @@ struct KEIStreamClient::Subscription {
   ClientStream* stream ABSL_GUARDED_BY(stream_mu) = nullptr;
 };
 
+// The server confirmed a subscription (WebSocket `subscribed` frame or the
+// Topics/Subscribe marker): `latest` is the topic's newest sequence, `first`
+// the oldest it still holds. Sets the resume point; DATA_LOSS when messages
+// were missed. Called with the client's mu_ held.
+absl::Status KEIStreamClient::OnSubscribed(Subscription& subscription, uint64_t latest,
+                                           uint64_t first) {
+  absl::Status problem;
+  subscription.confirmed = true;
+  if (subscription.from_latest && subscription.last_sequence == 0) {
+    subscription.last_sequence = latest;
+  } else if (latest < subscription.last_sequence) {
+    // The topic starts over (a server restarted without its retained
+    // messages): follow its new numbering, or every new message would look
+    // like a duplicate.
+    problem = absl::DataLossError(absl::StrCat(
+        "subscription ", subscription.id, " to '", subscription.topic,
+        "': the topic's sequence went back from ", subscription.last_sequence, " to ", latest,
+        " (the server lost its retained messages); messages may have been missed"));
+    subscription.last_sequence = latest;
+  } else if (first > subscription.last_sequence + 1) {
+    problem = absl::DataLossError(absl::StrCat(
+        "subscription ", subscription.id, " to '", subscription.topic, "' missed messages ",
+        subscription.last_sequence + 1, " to ", first - 1, ": the server no longer holds them"));
+  }
+  subscription.from_latest = false;
+  return problem;
+}
+
+
 // A request waiting for the server's answer (subscribed, published or error).
 struct KEIStreamClient::PendingReply {
   absl::Notification done;
@@ -352,25 +381,7 @@ void KEIStreamClient::OnSubscriptionFrame(const std::string& id, const v1::Strea
     }
     if (subscription != nullptr) {
       if (type == ws::kSubscribedFrame) {
-        subscription->confirmed = true;
-        if (subscription->from_latest && subscription->last_sequence == 0) {
-          subscription->last_sequence = frame.sequence();
-        } else if (frame.sequence() < subscription->last_sequence) {
-          // The topic starts over (a server restarted without its retained
-          // messages): follow its new numbering, or every new message would
-          // look like a duplicate.
-          problem = absl::DataLossError(absl::StrCat(
-              "subscription ", id, " to '", subscription->topic, "': the topic's sequence went back from ",
-              subscription->last_sequence, " to ", frame.sequence(),
-              " (the server lost its retained messages); messages may have been missed"));
-          subscription->last_sequence = frame.sequence();
-        } else if (frame.first_sequence() > subscription->last_sequence + 1) {
-          problem = absl::DataLossError(absl::StrCat(
-              "subscription ", id, " to '", subscription->topic, "' missed messages ",
-              subscription->last_sequence + 1, " to ", frame.first_sequence() - 1,
-              ": the server no longer holds them"));
-        }
-        subscription->from_latest = false;
+        problem = OnSubscribed(*subscription, frame.sequence(), frame.first_sequence());
       } else if (type == ws::kEventFrame) {
         if (frame.sequence() <= subscription->last_sequence) {
           ++duplicates_dropped_;
@@ -576,22 +587,7 @@ void KEIStreamClient::GrpcSubscriptionLoop(std::shared_ptr<Subscription> subscri
             absl::MutexLock lock(&mu_);
             if (message.subscribed()) {
               // The marker: the subscription is live (Subscribe waits for it).
-              if (subscription->from_latest && subscription->last_sequence == 0) {
-                subscription->last_sequence = message.sequence();
-              } else if (message.sequence() < subscription->last_sequence) {
-                problem = absl::DataLossError(absl::StrCat(
-                    "subscription ", subscription->id, " to '", subscription->topic,
-                    "': the topic's sequence went back from ", subscription->last_sequence, " to ",
-                    message.sequence(), " (the server lost its retained messages)"));
-                subscription->last_sequence = message.sequence();
-              } else if (message.first_sequence() > subscription->last_sequence + 1) {
-                problem = absl::DataLossError(absl::StrCat(
-                    "subscription ", subscription->id, " to '", subscription->topic,
-                    "' missed messages ", subscription->last_sequence + 1, " to ",
-                    message.first_sequence() - 1, ": the server no longer holds them"));
-              }
-              subscription->from_latest = false;
-              subscription->confirmed = true;
+              problem = OnSubscribed(*subscription, message.sequence(), message.first_sequence());
             } else if (message.sequence() <= subscription->last_sequence) {
               ++duplicates_dropped_;
             } else {

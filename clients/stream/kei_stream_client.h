@@ -147,6 +147,9 @@ class KEIStreamClient {
  private:
   struct Subscription;
   struct PendingReply;
+  // Applies the server's confirmation of a subscription (its newest and
+  // oldest retained sequence); DATA_LOSS when messages were missed.
+  static absl::Status OnSubscribed(Subscription& subscription, uint64_t latest, uint64_t first);
 
   bool is_ws() const { return ws_ != nullptr; }
   absl::Status Init();

@@ -26,6 +26,7 @@
 #include "boost/beast/websocket/ssl.hpp"
 #include "cc/http/connect_wire.h"
 #include "clients/protocol.h"
+#include "clients/ssl_client_context.h"
 
 namespace kei::ws {
 namespace {
@@ -50,38 +51,7 @@ bool Enabled(absl::Duration d) {
 }
 
 absl::StatusOr<std::unique_ptr<asio::ssl::context>> MakeSslContext(const ClientTlsConfig& tls) {
-  auto ssl = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
-  ssl->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                   asio::ssl::context::no_tlsv1_1);
-  error_code ec;
-  ssl->set_verify_mode(asio::ssl::verify_peer, ec);
-  if (!tls.ca_file.empty()) {
-    ssl->load_verify_file(tls.ca_file, ec);
-    if (ec) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot load CA file '", tls.ca_file, "': ", ec.message()));
-    }
-  } else {
-    ssl->set_default_verify_paths(ec);
-    if (ec) return absl::InternalError(absl::StrCat("cannot load the system CA roots: ", ec.message()));
-  }
-  if (tls.cert_file.empty() != tls.key_file.empty()) {
-    return absl::InvalidArgumentError("mutual TLS needs both a certificate and a key file");
-  }
-  if (!tls.cert_file.empty()) {
-    ssl->use_certificate_chain_file(tls.cert_file, ec);
-    if (ec) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot load client certificate '", tls.cert_file, "': ", ec.message()));
-    }
-    ssl->use_private_key_file(tls.key_file, asio::ssl::context::pem, ec);
-    if (ec) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot load client key '", tls.key_file, "': ", ec.message()));
-    }
-  }
-  return ssl;
+  return MakeSslClientContext(SslClientFiles{true, tls.ca_file, tls.cert_file, tls.key_file});
 }
 
 // The handshake's headers: credentials and metadata, as every call carries them.
