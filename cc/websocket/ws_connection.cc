@@ -142,6 +142,7 @@ class WsConnection::CallStream final : public StreamIO {
       if (call_.token.IsCancelled() || call_.inbound.empty()) return false;
       json = std::move(call_.inbound.front());
       call_.inbound.pop_front();
+      connection_.ReleaseInbound(json.size());
       if (++call_.consumed >= grant_every_ && !call_.half_closed) {
         grant = call_.consumed;
         call_.consumed = 0;
@@ -223,6 +224,19 @@ size_t WsConnection::open_calls() const {
   return calls_.size() + subscriptions_.size();
 }
 
+bool WsConnection::ReserveInbound(size_t bytes) {
+  const auto n = static_cast<int64_t>(bytes);
+  if (inbound_bytes_.fetch_add(n) + n > static_cast<int64_t>(endpoint_.options.receive_queue_bytes)) {
+    inbound_bytes_.fetch_sub(n);
+    return false;
+  }
+  return true;
+}
+
+void WsConnection::ReleaseInbound(size_t bytes) {
+  inbound_bytes_.fetch_sub(static_cast<int64_t>(bytes));
+}
+
 void WsConnection::Send(v1::StreamFrame frame, absl::string_view data_json) {
   queue_->Push(RenderFrame(std::move(frame), data_json, binary_));
 }
@@ -244,6 +258,11 @@ void WsConnection::OnMessage(absl::string_view message, bool binary) {
   }
   const std::string& type = parsed->frame.type();
   const std::string& id = parsed->frame.id();
+  if (id.size() > endpoint_.options.max_id_bytes) {
+    SendError("", absl::InvalidArgumentError(absl::StrCat(
+                      "id: at most ", endpoint_.options.max_id_bytes, " bytes, got ", id.size())));
+    return;
+  }
   if (type == "call") {
     StartCall(*parsed);
   } else if (type == "message") {
@@ -300,6 +319,16 @@ void WsConnection::StartCall(const ParsedFrame& parsed) {
                               absl::StrCat("unknown method '", frame.method().substr(0, 200), "'")));
     return;
   }
+  // The first request message counts against the connection's budget until
+  // its handler has consumed it.
+  const std::string first_request =
+      parsed.has_data ? parsed.data_json : (ReadsStream(method->info.kind) ? "" : "{}");
+  if (!ReserveInbound(first_request.size())) {
+    SendError(frame.id(), absl::ResourceExhaustedError(absl::StrCat(
+                              "the connection has more than ", endpoint_.options.receive_queue_bytes,
+                              " bytes of requests its handlers have not consumed yet")));
+    return;
+  }
   auto call = std::make_shared<Call>();
   call->id = frame.id();
   call->method = method;
@@ -311,30 +340,35 @@ void WsConnection::StartCall(const ParsedFrame& parsed) {
     call->receive_allowance = o.initial_credit;
     if (ReadsStream(method->info.kind)) {
       if (parsed.has_data) {
-        call->inbound.push_back(parsed.data_json);
+        call->inbound.push_back(first_request);
         --call->receive_allowance;
       }
     } else {
       // Unary and server streaming: `data` is the one request.
-      call->inbound.push_back(parsed.has_data ? parsed.data_json : "{}");
+      call->inbound.push_back(first_request);
       call->half_closed = true;
     }
   }
   {
-    absl::MutexLock lock(&mu_);
-    if (stopped_) return;
-    if (calls_.count(call->id) > 0 || subscriptions_.count(call->id) > 0) {
-      SendError(call->id, absl::AlreadyExistsError(
-                              absl::StrCat("id '", call->id, "' is already in use")));
+    absl::Status refused;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopped_) {
+        refused = absl::CancelledError("the connection is closing");
+      } else if (calls_.count(call->id) > 0 || subscriptions_.count(call->id) > 0) {
+        refused = absl::AlreadyExistsError(absl::StrCat("id '", call->id, "' is already in use"));
+      } else if (calls_.size() + subscriptions_.size() >= o.max_calls_per_connection) {
+        refused = absl::ResourceExhaustedError(absl::StrCat(
+            "at most ", o.max_calls_per_connection, " open calls and subscriptions per connection"));
+      } else {
+        calls_.emplace(call->id, call);
+      }
+    }
+    if (!refused.ok()) {
+      ReleaseInbound(first_request.size());
+      if (!absl::IsCancelled(refused)) SendError(call->id, refused);
       return;
     }
-    if (calls_.size() + subscriptions_.size() >= o.max_calls_per_connection) {
-      SendError(call->id, absl::ResourceExhaustedError(absl::StrCat(
-                              "at most ", o.max_calls_per_connection,
-                              " open calls and subscriptions per connection")));
-      return;
-    }
-    calls_.emplace(call->id, call);
   }
   // Waits on the call's state re-check their conditions when it is cancelled.
   std::weak_ptr<Call> weak = call;
@@ -370,6 +404,7 @@ void WsConnection::RunUnary(std::shared_ptr<Call> call, std::string request_json
   std::string response;
   absl::Status status = endpoint_.dispatcher->UnaryEncoded(*call->method, context, JsonCodec(),
                                                            request_json, &response);
+  ReleaseInbound(request_json.size());
   FinishCall(call, status, response, &context);
 }
 
@@ -385,10 +420,14 @@ void WsConnection::RunStream(std::shared_ptr<Call> call) {
 void WsConnection::FinishCall(const std::shared_ptr<Call>& call, const absl::Status& status,
                               absl::string_view response_json, const Context* context) {
   bool abandoned;
+  size_t unread = 0;  // request bytes the handler never consumed
   {
     absl::MutexLock lock(&call->mu);
     abandoned = call->abandoned;
+    for (const std::string& message : call->inbound) unread += message.size();
+    call->inbound.clear();
   }
+  ReleaseInbound(unread);
   if (!abandoned) {
     v1::StreamFrame frame;
     frame.set_id(call->id);
@@ -442,6 +481,10 @@ void WsConnection::OnCallMessage(const ParsedFrame& parsed) {
     } else if (call->receive_allowance <= 0) {
       refused = absl::ResourceExhaustedError(absl::StrCat(
           "call '", id, "': message sent without credit (wait for a credit frame)"));
+    } else if (!ReserveInbound(parsed.has_data ? parsed.data_json.size() : 2)) {
+      refused = absl::ResourceExhaustedError(absl::StrCat(
+          "call '", id, "': the connection has more than ", endpoint_.options.receive_queue_bytes,
+          " bytes of requests its handlers have not consumed yet"));
     } else {
       --call->receive_allowance;
       call->inbound.push_back(parsed.has_data ? parsed.data_json : "{}");

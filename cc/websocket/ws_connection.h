@@ -86,6 +86,10 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   void InitContext(Context& context, const v1::StreamFrame& frame,
                    const CancellationToken& token) const;
 
+  // The connection-wide budget for received, not yet consumed request bytes.
+  bool ReserveInbound(size_t bytes);
+  void ReleaseInbound(size_t bytes);
+
   void Send(v1::StreamFrame frame, absl::string_view data_json = {});
   void SendError(const std::string& id, const absl::Status& status);
 
@@ -94,6 +98,7 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   const Peer peer_;
   const bool binary_;
 
+  std::atomic<int64_t> inbound_bytes_{0};
   mutable absl::Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, std::shared_ptr<Call>> calls_ ABSL_GUARDED_BY(mu_);

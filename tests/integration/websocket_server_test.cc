@@ -529,6 +529,38 @@ TEST_F(WebSocketServerTest, IdleConnectionIsClosedAfterUnansweredPings) {
   EXPECT_TRUE(active->ReadType("response", "2").ok());
 }
 
+TEST_F(WebSocketServerTest, UnconsumedRequestBytesAreBoundedPerConnection) {
+  ServerOptions options = WsOptions();
+  options.websocket.receive_queue_bytes = 8 * 1024;
+  Start(options);
+  auto client = MustConnect(t_);
+  ASSERT_NE(client, nullptr);
+  // Chat answers each message before reading the next; with a response
+  // credit of 1 it stops after the first, so what follows piles up unread.
+  ASSERT_TRUE(client->Send(Call("c", "kei.test.v1.EchoService/Chat", "", R"(,"credit":1)")).ok());
+  const std::string message = Message("c", absl::StrCat(R"({"text":")", std::string(1024, 'm'), R"("})"));
+  for (int i = 0; i < 20; ++i) {
+    if (!client->Send(message).ok()) break;
+  }
+  auto error = client->ReadType("error", "c");
+  ASSERT_TRUE(error.ok()) << error.status();
+  EXPECT_EQ(error->frame.code(), "resource_exhausted");
+  EXPECT_THAT(error->frame.message(), HasSubstr("not consumed"));
+  // The budget is returned when the call ends: new calls work.
+  ASSERT_TRUE(client->Send(Call("1", "kei.test.v1.EchoService/Echo", R"({"text":"after"})")).ok());
+  EXPECT_TRUE(client->ReadType("response", "1").ok());
+}
+
+TEST_F(WebSocketServerTest, OverlongIdsAreRefused) {
+  auto client = MustConnect(t_);
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Send(Call(std::string(300, 'i'), "kei.test.v1.EchoService/Echo", "{}")).ok());
+  auto error = client->ReadType("error");
+  ASSERT_TRUE(error.ok()) << error.status();
+  EXPECT_EQ(error->frame.code(), "invalid_argument");
+  EXPECT_THAT(error->frame.message(), HasSubstr("id: at most 256 bytes"));
+}
+
 TEST_F(WebSocketServerTest, ShutdownClosesWith1001) {
   auto client = MustConnect(t_);
   ASSERT_NE(client, nullptr);
