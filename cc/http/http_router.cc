@@ -1,5 +1,6 @@
 #include "cc/http/http_router.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cc/http/http_context.h"
 
@@ -25,7 +26,19 @@ absl::StatusOr<std::unique_ptr<HttpRouter>> HttpRouter::Create(const Dispatcher&
       ConnectHandler(dispatcher, max_message_bytes), *std::move(rest), std::move(ready)));
 }
 
+void HttpRouter::Mount(std::string path, bool prefix,
+                       std::function<HttpResult(HttpRequest)> handler) {
+  mounts_.push_back(MountPoint{std::move(path), prefix, std::move(handler)});
+}
+
 HttpResult HttpRouter::Route(HttpRequest request) const {
+  for (const MountPoint& mount : mounts_) {
+    if (request.path == mount.path ||
+        (mount.prefix && absl::StartsWith(request.path, mount.path) &&
+         request.path.size() > mount.path.size() && request.path[mount.path.size()] == '/')) {
+      return mount.handler(std::move(request));
+    }
+  }
   if (request.method == "GET" || request.method == "HEAD") {
     if (request.path == "/healthz") {
       return HttpResult::Respond(JsonResponse(200, R"({"status":"ok"})"));

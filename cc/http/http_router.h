@@ -5,6 +5,8 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "cc/dispatch/dispatcher.h"
 #include "cc/http/connect_handler.h"
@@ -22,6 +24,11 @@ class HttpRouter {
 
   HttpResult Route(HttpRequest request) const;
 
+  // Hands every request for `path` (and, with `prefix`, for paths under
+  // "path/") to `handler` before any other route; for endpoints with a
+  // protocol of their own (MCP). Call before serving.
+  void Mount(std::string path, bool prefix, std::function<HttpResult(HttpRequest)> handler);
+
  private:
   HttpRouter(ConnectHandler connect, std::unique_ptr<RestHandler> rest,
              std::function<bool()> ready)
@@ -30,6 +37,12 @@ class HttpRouter {
   ConnectHandler connect_;
   std::unique_ptr<RestHandler> rest_;
   std::function<bool()> ready_;
+  struct MountPoint {
+    std::string path;
+    bool prefix;
+    std::function<HttpResult(HttpRequest)> handler;
+  };
+  std::vector<MountPoint> mounts_;
 };
 
 }  // namespace kei::http

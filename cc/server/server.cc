@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "cc/mcp/legacy_rest.h"
+#include "cc/mcp/proto_tools.h"
 #include "cc/pubsub/memory_topics.h"
 #include "cc/pubsub/topics_service.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -16,7 +18,9 @@
 namespace kei {
 
 Server::Server(ServerOptions options)
-    : options_(std::move(options)), metrics_(std::make_shared<MetricsInterceptor>()) {
+    : options_(std::move(options)),
+      metrics_(std::make_shared<MetricsInterceptor>()),
+      mcp_(std::make_shared<mcp::McpServer>(options_.mcp)) {
   // Outermost first: metrics see every outcome, auth runs before any limit is
   // spent on an unauthenticated caller.
   dispatcher_.AddInterceptor(metrics_);
@@ -54,6 +58,7 @@ absl::Status Server::Start() {
   if (grpc_server_) return absl::FailedPreconditionError("server already started");
   auto credentials = MakeServerCredentials(options_.tls);
   if (!credentials.ok()) return credentials.status();
+  if (absl::Status tools = mcp::AddProtoTools(*mcp_, dispatcher_); !tools.ok()) return tools;
 
   if (options_.handler_threads > 0) {
     handler_pool_ = std::make_unique<HandlerPool>(options_.handler_threads);
@@ -92,6 +97,23 @@ absl::Status Server::Start() {
     if (!router.ok()) {
       Shutdown(absl::ZeroDuration());
       return router.status();
+    }
+    if (!options_.mcp_http.path.empty()) {
+      mcp::StreamableHttpOptions mcp_options = options_.mcp_http;
+      std::string host = options_.http_address.substr(0, options_.http_address.rfind(':'));
+      if (host == "127.0.0.1" || host == "localhost" || host == "[::1]") {
+        mcp_options.loopback_hosts_only = true;  // DNS-rebinding protection
+      }
+      auto endpoint = std::make_shared<mcp::StreamableHttp>(mcp_, dispatcher_, mcp_options);
+      (*router)->Mount(options_.mcp_http.path, false,
+                       [endpoint](http::HttpRequest request) {
+                         return endpoint->Handle(std::move(request));
+                       });
+      // The original KEI MCP client's REST tool API, from the same registry.
+      auto legacy = std::make_shared<mcp::LegacyRest>(mcp_, dispatcher_);
+      (*router)->Mount(mcp::kLegacyRestPrefix, true, [legacy](http::HttpRequest request) {
+        return legacy->Handle(std::move(request));
+      });
     }
     http::HttpServerOptions http_options = options_.http;
     http_options.address = options_.http_address;

@@ -61,6 +61,9 @@ class Server {
   // to publish a service's events.
   const std::shared_ptr<pubsub::TopicBackend>& topics() const { return topics_; }
   std::vector<const google::protobuf::ServiceDescriptor*> services() const;
+  // The MCP engine: register native tools, resources and prompts here (any
+  // time); Start adds a tool for every unary method.
+  const std::shared_ptr<mcp::McpServer>& mcp() const { return mcp_; }
 
  private:
   ServerOptions options_;
@@ -68,6 +71,7 @@ class Server {
   std::unique_ptr<HandlerPool> handler_pool_;
   std::shared_ptr<MetricsInterceptor> metrics_;
   std::shared_ptr<pubsub::TopicBackend> topics_;
+  std::shared_ptr<mcp::McpServer> mcp_;
   std::vector<ServiceBinding> bindings_;
   std::vector<std::unique_ptr<grpc::Service>> grpc_services_;
   std::unique_ptr<grpc::Server> grpc_server_;

@@ -8,6 +8,8 @@
 #include "absl/time/time.h"
 #include "cc/dispatch/limits_interceptor.h"
 #include "cc/http/http_server.h"
+#include "cc/mcp/mcp_server.h"
+#include "cc/mcp/streamable_http.h"
 #include "cc/pubsub/topic_backend.h"
 #include "cc/security/auth_interceptor.h"
 #include "cc/security/tls_config.h"
@@ -26,6 +28,12 @@ struct ServerOptions {
   // The KEI stream protocol over WebSocket on the HTTP listener
   // (docs/websocket-protocol.md); an empty path turns it off.
   websocket::WebSocketOptions websocket;
+  // MCP: every unary method of every service is a tool (unless its
+  // annotation opts out); the engine's identity, paging and session limits.
+  mcp::McpServerOptions mcp;
+  // MCP's Streamable HTTP transport on the HTTP listener; an empty path
+  // turns it off.
+  mcp::StreamableHttpOptions mcp_http;
   // Serve topics: the kei.v1.Topics service on every protocol and topic
   // frames on WebSocket.
   bool enable_topics = true;

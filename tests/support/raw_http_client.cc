@@ -71,7 +71,11 @@ absl::StatusOr<RawResponse> RawHttpConnection::Send(
     const std::string& method, const std::string& target,
     const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body,
     absl::Duration timeout) {
-  std::string request = absl::StrCat(method, " ", target, " HTTP/1.1\r\nHost: ", impl_->host, "\r\n");
+  std::string request = absl::StrCat(method, " ", target, " HTTP/1.1\r\n");
+  // A Host header of the caller's replaces the default one.
+  bool has_host = false;
+  for (const auto& header : headers) has_host = has_host || absl::AsciiStrToLower(header.first) == "host";
+  if (!has_host) absl::StrAppend(&request, "Host: ", impl_->host, "\r\n");
   bool has_length = false;
   for (const auto& [k, v] : headers) {
     absl::StrAppend(&request, k, ": ", v, "\r\n");

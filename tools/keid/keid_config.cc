@@ -34,6 +34,12 @@ const char kEmbeddedDefaults[] = R"({
     "idle_timeout_ms": 60000,
     "compression": true
   },
+  "mcp": {
+    "path": "/mcp",
+    "allowed_origins": [],
+    "session_idle_timeout_ms": 1800000,
+    "page_size": 100
+  },
   "tls": {
     "cert_file": "",
     "key_file": "",
@@ -59,7 +65,7 @@ const char kEmbeddedDefaults[] = R"({
 })";
 
 const char kUsage[] = R"(keid - the KEI Kit server: serves the KEI agent service (and topics) over
-gRPC, HTTP (Connect, REST) and WebSocket.
+gRPC, HTTP (Connect, REST), WebSocket and MCP (every unary method is an MCP tool).
 
 Usage: keid [flags]
 
@@ -69,7 +75,8 @@ Flags:
   --config FILE             JSON config file (see --print-config for every key)
   --grpc-address HOST:PORT  gRPC listen address (default 127.0.0.1:50051; port 0 = any free port)
   --http-address HOST:PORT  HTTP listen address for Connect, REST routes, /healthz, /readyz
-                            and WebSocket (GET /api/v1/stream; config key websocket.path)
+                            WebSocket (GET /api/v1/stream; config key websocket.path)
+                            and MCP Streamable HTTP (/mcp; config key mcp.path)
                             (default 127.0.0.1:8080; port 0 = any free port; "" = no HTTP)
   --tls-cert FILE           PEM server certificate chain (enables TLS)
   --tls-key FILE            PEM server private key
@@ -80,6 +87,9 @@ Flags:
   --max-message-bytes N     largest message accepted or sent
   --max-concurrent-calls N  calls in flight before RESOURCE_EXHAUSTED (0 = unbounded)
   --shutdown-grace-ms N     how long SIGTERM lets in-flight calls finish
+  --mcp-stdio               serve MCP on stdin/stdout (newline-delimited JSON-RPC) instead
+                            of the network: no HTTP listener, gRPC only on a free loopback
+                            port; logs go to stderr; exits at end of input
   --log-level LEVEL         error, warn, info or debug
   --print-config            print the effective configuration as JSON and exit
   --help                    print this help and exit
@@ -143,6 +153,17 @@ class Reader {
     }
     return absl::OkStatus();
   }
+  absl::Status StringList(const char* key, std::vector<std::string>* out) const {
+    if (!object_.contains(key)) return absl::OkStatus();
+    const json& v = object_.at(key);
+    if (!v.is_array()) return TypeError(key, "an array of strings");
+    out->clear();
+    for (const auto& item : v) {
+      if (!item.is_string()) return TypeError(key, "an array of strings");
+      out->push_back(item.get<std::string>());
+    }
+    return absl::OkStatus();
+  }
   bool Has(const char* key) const { return object_.contains(key); }
   Reader Child(const char* key) const { return Reader(object_.at(key), Join(key)); }
 
@@ -185,7 +206,7 @@ absl::Status ApplyJsonConfig(absl::string_view text, KeidConfig* config) {
   json document = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (document.is_discarded()) return absl::InvalidArgumentError("config: not valid JSON");
   Reader top(document, "");
-  KEI_RETURN_IF_ERROR(top.CheckKeys({"grpc", "http", "websocket", "tls", "auth", "limits",
+  KEI_RETURN_IF_ERROR(top.CheckKeys({"grpc", "http", "websocket", "mcp", "tls", "auth", "limits",
                                      "shutdown_grace_ms", "agent", "log_level"}));
   ServerOptions& s = config->server;
   if (top.Has("grpc")) {
@@ -239,6 +260,22 @@ absl::Status ApplyJsonConfig(absl::string_view text, KeidConfig* config) {
     KEI_RETURN_IF_ERROR(ws.Int("idle_timeout_ms", 1000, 86400000, &n));
     s.websocket.idle_timeout = absl::Milliseconds(n);
     KEI_RETURN_IF_ERROR(ws.Bool("compression", &s.websocket.compression));
+  }
+  if (top.Has("mcp")) {
+    Reader mcp = top.Child("mcp");
+    KEI_RETURN_IF_ERROR(mcp.CheckKeys({"path", "allowed_origins", "session_idle_timeout_ms",
+                                       "page_size"}));
+    KEI_RETURN_IF_ERROR(mcp.String("path", &s.mcp_http.path));
+    if (!s.mcp_http.path.empty() && s.mcp_http.path.front() != '/') {
+      return absl::InvalidArgumentError("mcp.path: must be empty (off) or start with '/'");
+    }
+    KEI_RETURN_IF_ERROR(mcp.StringList("allowed_origins", &s.mcp_http.allowed_origins));
+    int64_t n = absl::ToInt64Milliseconds(s.mcp.session_idle_timeout);
+    KEI_RETURN_IF_ERROR(mcp.Int("session_idle_timeout_ms", 1000, int64_t{7} * 86400000, &n));
+    s.mcp.session_idle_timeout = absl::Milliseconds(n);
+    n = static_cast<int64_t>(s.mcp.page_size);
+    KEI_RETURN_IF_ERROR(mcp.Int("page_size", 1, 10000, &n));
+    s.mcp.page_size = static_cast<size_t>(n);
   }
   if (top.Has("tls")) {
     Reader tls = top.Child("tls");
@@ -375,6 +412,8 @@ absl::StatusOr<KeidConfig> ParseCommandLine(const std::vector<std::string>& args
     } else if (flag == "--log-level") {
       KEI_RETURN_IF_ERROR(take(&text));
       KEI_RETURN_IF_ERROR(ApplyJsonConfig(json{{"log_level", text}}.dump(), &config));
+    } else if (flag == "--mcp-stdio") {
+      config.mcp_stdio = true;
     } else if (flag == "--print-config") {
       print_config = true;
     } else {
@@ -416,6 +455,10 @@ std::string ConfigToJson(const KeidConfig& config) {
                      {"initial_credit", s.websocket.initial_credit},
                      {"idle_timeout_ms", ms(s.websocket.idle_timeout)},
                      {"compression", s.websocket.compression}}},
+      {"mcp", {{"path", s.mcp_http.path},
+               {"allowed_origins", s.mcp_http.allowed_origins},
+               {"session_idle_timeout_ms", ms(s.mcp.session_idle_timeout)},
+               {"page_size", s.mcp.page_size}}},
       {"tls", {{"cert_file", s.tls.cert_file}, {"key_file", s.tls.key_file},
                {"client_ca_file", s.tls.client_ca_file},
                {"require_client_cert", s.tls.require_client_cert}}},

@@ -16,6 +16,8 @@ struct KeidConfig {
   ServerOptions server;
   // Retained agent events (Watch replays from these).
   int agent_event_capacity = 10000;
+  // --mcp-stdio: serve MCP on stdin/stdout instead of the network.
+  bool mcp_stdio = false;
   // "error", "warn", "info" or "debug".
   std::string log_level = "info";
 };

@@ -1,7 +1,10 @@
 // keid: the KEI Kit server. Runs the reference KEI agent service behind the
 // kit's dispatch, serving gRPC (with health and reflection) from embedded
 // defaults, a JSON config file and flags; SIGTERM drains and exits cleanly.
+#include <unistd.h>
+
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -13,9 +16,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "cc/codec/json_codec.h"
+#include "cc/mcp/stdio_transport.h"
 #include "cc/server/server.h"
 #include "cc/status/code_names.h"
 #include "kei/agent/v1/agent.kei.h"
+#include "tools/keid/agent/agent_mcp.h"
 #include "tools/keid/agent/agent_service.h"
 #include "tools/keid/keid_config.h"
 
@@ -72,6 +77,12 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   kei::ServerOptions& options = config->server;
+  if (config->mcp_stdio) {
+    // stdout belongs to the protocol; nothing else listens where a fixed
+    // port could clash with another keid an MCP client spawned.
+    options.http_address.clear();
+    options.grpc_address = "127.0.0.1:0";
+  }
   if (options.limits.max_concurrent_calls > 0) {
     log.Log(3, absl::StrCat("max concurrent calls ", options.limits.max_concurrent_calls));
   }
@@ -79,15 +90,22 @@ int Main(int argc, char** argv) {
   kei::agent::AgentServiceOptions agent_options;
   agent_options.event_capacity = static_cast<size_t>(config->agent_event_capacity);
   auto agent = std::make_shared<kei::agent::AgentService>(agent_options);
-  if (const auto& topics = server.topics()) {
-    // Every agent event is also a message on the events topic (WebSocket
-    // subscribers, kei.v1.Topics/Subscribe over gRPC and HTTP).
-    agent->mutable_events().set_publisher([topics](const kei::agent::v1::AgentEvent& event) {
-      std::string json;
-      if (kei::JsonCodec().Marshal(event, &json).ok()) {
-        (void)topics->Publish(kei::agent::kEventsTopic, std::move(json));
-      }
-    });
+  // Every agent event is also a message on the events topic (WebSocket
+  // subscribers, kei.v1.Topics/Subscribe over gRPC and HTTP) and an update of
+  // the MCP events resource.
+  agent->mutable_events().set_publisher(
+      [topics = server.topics(), mcp = server.mcp()](const kei::agent::v1::AgentEvent& event) {
+        if (topics) {
+          std::string json;
+          if (kei::JsonCodec().Marshal(event, &json).ok()) {
+            (void)topics->Publish(kei::agent::kEventsTopic, std::move(json));
+          }
+        }
+        mcp->NotifyResourceUpdated(kei::agent::kEventsResourceUri);
+      });
+  if (auto s = kei::agent::AddAgentMcp(*server.mcp(), agent); !s.ok()) {
+    log.Log(0, kei::StatusToString(s));
+    return 1;
   }
   if (auto s = server.AddService(kei::agent::v1::BindAgentService(agent)); !s.ok()) {
     log.Log(0, kei::StatusToString(s));
@@ -105,6 +123,24 @@ int Main(int argc, char** argv) {
   if (auto s = server.Start(); !s.ok()) {
     log.Log(0, kei::StatusToString(s));
     return 1;
+  }
+  if (config->mcp_stdio) {
+    log.Log(2, "serving MCP on stdin/stdout");
+    // Default signal handling here: the client that spawned keid stops it
+    // by closing stdin or with SIGTERM.
+    pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+    kei::mcp::StdioOptions stdio_options;
+    // stdio has no headers: a token from the environment authenticates the
+    // calls when keid requires auth.
+    if (const char* token = std::getenv("KEI_TOKEN"); token != nullptr && *token != '\0') {
+      stdio_options.metadata.emplace("authorization", absl::StrCat("Bearer ", token));
+    }
+    absl::Status served =
+        kei::mcp::StdioTransport(server.mcp(), STDIN_FILENO, STDOUT_FILENO, stdio_options).Run();
+    if (!served.ok()) log.Log(0, kei::StatusToString(served));
+    server.Shutdown(absl::Seconds(1));
+    server.Wait();
+    return served.ok() ? 0 : 1;
   }
   std::string security = options.tls.enabled()
                              ? (options.tls.require_client_cert ? "mutual TLS" : "TLS")

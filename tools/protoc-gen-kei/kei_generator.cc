@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -54,6 +55,59 @@ std::string CommentOf(const D* descriptor, const std::string& indent) {
   gp::SourceLocation location;
   if (!descriptor->GetSourceLocation(&location)) return "";
   return Comment(location, indent);
+}
+
+// The comment text itself: each line without the one space after "//".
+template <class D>
+std::string PlainComment(const D* descriptor) {
+  gp::SourceLocation location;
+  if (!descriptor->GetSourceLocation(&location)) return "";
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(location.leading_comments, '\n')) {
+    absl::ConsumePrefix(&line, " ");
+    lines.emplace_back(absl::StripTrailingAsciiWhitespace(line));
+  }
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+  return absl::StrJoin(lines, "\n");
+}
+
+template <class D>
+void AddComment(const D* descriptor, std::vector<std::pair<std::string, std::string>>* out) {
+  std::string text = PlainComment(descriptor);
+  if (!text.empty()) out->emplace_back(descriptor->full_name(), std::move(text));
+}
+
+void CollectComments(const gp::EnumDescriptor* e,
+                     std::vector<std::pair<std::string, std::string>>* out) {
+  AddComment(e, out);
+  for (int i = 0; i < e->value_count(); ++i) AddComment(e->value(i), out);
+}
+
+void CollectComments(const gp::Descriptor* m,
+                     std::vector<std::pair<std::string, std::string>>* out) {
+  AddComment(m, out);
+  for (int i = 0; i < m->field_count(); ++i) AddComment(m->field(i), out);
+  for (int i = 0; i < m->nested_type_count(); ++i) CollectComments(m->nested_type(i), out);
+  for (int i = 0; i < m->enum_type_count(); ++i) CollectComments(m->enum_type(i), out);
+}
+
+// Registers the file's proto comments with kei::ProtoComments, so adapters
+// can describe methods and fields at run time.
+void GenerateComments(const gp::FileDescriptor* file, gp::io::Printer& p) {
+  std::vector<std::pair<std::string, std::string>> comments;
+  for (int s = 0; s < file->service_count(); ++s) {
+    AddComment(file->service(s), &comments);
+    for (int i = 0; i < file->service(s)->method_count(); ++i) {
+      AddComment(file->service(s)->method(i), &comments);
+    }
+  }
+  for (int i = 0; i < file->message_type_count(); ++i) CollectComments(file->message_type(i), &comments);
+  for (int i = 0; i < file->enum_type_count(); ++i) CollectComments(file->enum_type(i), &comments);
+  p.Print("const bool kCommentsRegistered = ::kei::ProtoComments::Register({\n");
+  for (const auto& [name, text] : comments) {
+    p.Print("    {\"$name$\", \"$text$\"},\n", "name", name, "text", absl::CEscape(text));
+  }
+  p.Print("});\n\n");
 }
 
 // Handler parameter list for a method, after `::kei::Context& context, `.
@@ -245,7 +299,8 @@ void GenerateSource(const gp::FileDescriptor* file, gp::io::Printer& p) {
       "#include <utility>\n\n"
       "#include \"$base$.grpc.pb.h\"\n"
       "#include \"cc/dispatch/dispatcher.h\"\n"
-      "#include \"cc/grpc/grpc_reactors.h\"\n\n",
+      "#include \"cc/grpc/grpc_reactors.h\"\n"
+      "#include \"cc/registry/proto_comments.h\"\n\n",
       "file", file->name(), "base", base);
   std::string ns = Namespace(file);
   if (!ns.empty()) p.Print("namespace $ns$ {\n\n", "ns", ns);
@@ -264,6 +319,7 @@ void GenerateSource(const gp::FileDescriptor* file, gp::io::Printer& p) {
     }
   }
   p.Print("namespace {\n\n");
+  GenerateComments(file, p);
   for (int s = 0; s < file->service_count(); ++s) GenerateGlue(file->service(s), p);
   p.Print("}  // namespace\n\n");
   for (int s = 0; s < file->service_count(); ++s) {

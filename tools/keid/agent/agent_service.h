@@ -51,13 +51,13 @@ class AgentService final : public v1::AgentServiceHandler {
   EventLog& mutable_events() { return events_; }
   // Number of plans currently stored.
   size_t plan_count() const;
+  // A copy of the plan, marking it recently used; NOT_FOUND if absent.
+  absl::StatusOr<v1::PlanResponse> FindPlan(const std::string& plan_id);
 
  private:
   // Stores (or refreshes) a plan, evicting the least recently used beyond
   // capacity.
   void StorePlan(const v1::PlanResponse& plan);
-  // A copy of the plan, marking it recently used; NOT_FOUND if absent.
-  absl::StatusOr<v1::PlanResponse> FindPlan(const std::string& plan_id);
 
   const AgentServiceOptions options_;
   EventLog events_;

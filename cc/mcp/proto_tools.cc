@@ -1,0 +1,182 @@
+#include "cc/mcp/proto_tools.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "cc/codec/json_codec.h"
+#include "cc/mcp/json_schema.h"
+#include "cc/registry/proto_comments.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/dynamic_message.h"
+
+namespace kei::mcp {
+namespace {
+
+namespace gp = google::protobuf;
+
+constexpr char kMcpExtension[] = "kei.v1.mcp";
+constexpr char kMcpOptionsType[] = "kei.v1.McpToolOptions";
+constexpr int kMcpExtensionNumber = 51002;  // proto/kei/v1/annotations.proto
+
+// kei.v1.McpToolOptions, copied out of the method's options.
+struct McpOptions {
+  bool disabled = false;
+  std::string name;
+  std::string title;
+  std::string description;
+  bool read_only = false;
+  bool destructive = false;
+  bool idempotent = false;
+  bool open_world = false;
+  bool present = false;
+};
+
+McpOptions ReadOptions(const gp::Message& m) {
+  McpOptions out;
+  out.present = true;
+  const gp::Reflection* r = m.GetReflection();
+  auto str = [&](const char* name) {
+    const gp::FieldDescriptor* f = m.GetDescriptor()->FindFieldByName(name);
+    return f && f->cpp_type() == gp::FieldDescriptor::CPPTYPE_STRING ? r->GetString(m, f)
+                                                                      : std::string();
+  };
+  auto flag = [&](const char* name) {
+    const gp::FieldDescriptor* f = m.GetDescriptor()->FindFieldByName(name);
+    return f && f->cpp_type() == gp::FieldDescriptor::CPPTYPE_BOOL && r->GetBool(m, f);
+  };
+  out.disabled = flag("disabled");
+  out.name = str("name");
+  out.title = str("title");
+  out.description = str("description");
+  out.read_only = flag("read_only_hint");
+  out.destructive = flag("destructive_hint");
+  out.idempotent = flag("idempotent_hint");
+  out.open_world = flag("open_world_hint");
+  return out;
+}
+
+// Read through reflection (a known extension, or unknown bytes parsed with the
+// type from the method's pool), so methods from descriptor sets loaded at run
+// time work as well as compiled-in ones.
+McpOptions FindOptions(const gp::MethodDescriptor* method) {
+  const gp::Message& options = method->options();
+  const gp::Reflection* r = options.GetReflection();
+  std::vector<const gp::FieldDescriptor*> fields;
+  r->ListFields(options, &fields);
+  for (const gp::FieldDescriptor* f : fields) {
+    if (f->is_extension() && f->full_name() == kMcpExtension &&
+        f->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
+      return ReadOptions(r->GetMessage(options, f));
+    }
+  }
+  std::string bytes;
+  const gp::UnknownFieldSet& unknown = r->GetUnknownFields(options);
+  for (int i = 0; i < unknown.field_count(); ++i) {
+    const gp::UnknownField& f = unknown.field(i);
+    if (f.number() == kMcpExtensionNumber && f.type() == gp::UnknownField::TYPE_LENGTH_DELIMITED) {
+      bytes += f.length_delimited();
+    }
+  }
+  if (bytes.empty()) return {};
+  const gp::Descriptor* type = method->file()->pool()->FindMessageTypeByName(kMcpOptionsType);
+  if (type == nullptr) type = gp::DescriptorPool::generated_pool()->FindMessageTypeByName(kMcpOptionsType);
+  if (type == nullptr) return {};
+  gp::DynamicMessageFactory factory;
+  std::unique_ptr<gp::Message> parsed(factory.GetPrototype(type)->New());
+  if (!parsed->ParseFromString(bytes)) return {};
+  return ReadOptions(*parsed);
+}
+
+const JsonCodec& Codec() {
+  static const JsonCodec* codec = new JsonCodec();
+  return *codec;
+}
+
+}  // namespace
+
+std::string ToolNameForMethod(const MethodHandler& method) {
+  McpOptions options = FindOptions(method.info.descriptor);
+  if (!options.name.empty()) return options.name;
+  const gp::MethodDescriptor* d = method.info.descriptor;
+  return absl::StrCat(d->service()->name(), "_", d->name());
+}
+
+absl::StatusOr<Tool> ToolForMethod(const MethodHandler& method, const Dispatcher& dispatcher) {
+  const gp::MethodDescriptor* d = method.info.descriptor;
+  if (d == nullptr || !method.unary) {
+    return absl::InvalidArgumentError(absl::StrCat(method.info.full_name, " is not a unary method"));
+  }
+  McpOptions options = FindOptions(d);
+  if (options.disabled) {
+    return absl::FailedPreconditionError(absl::StrCat(method.info.full_name, " opts out of MCP"));
+  }
+  Tool tool;
+  tool.name = ToolNameForMethod(method);
+  tool.title = options.title;
+  tool.description =
+      !options.description.empty() ? options.description : ProtoComments::Find(d->full_name());
+  if (tool.description.empty()) tool.description = absl::StrCat("Calls ", method.info.full_name, ".");
+  JsonSchemaOptions schema_options;
+  schema_options.describe = [](absl::string_view name) { return ProtoComments::Find(name); };
+  auto input = MessageJsonSchema(d->input_type(), schema_options);
+  if (!input.ok()) return input.status();
+  tool.input_schema = *std::move(input);
+  if (IsJsonObjectType(d->output_type())) {
+    auto output = MessageJsonSchema(d->output_type(), schema_options);
+    if (!output.ok()) return output.status();
+    tool.output_schema = *std::move(output);
+  }
+  Json annotations = Json::object();
+  if (!options.title.empty()) annotations["title"] = options.title;
+  bool read_only = options.read_only || method.info.side_effect_free;
+  if (read_only) annotations["readOnlyHint"] = true;
+  if (!read_only) annotations["destructiveHint"] = options.destructive;
+  if (options.idempotent || method.info.idempotent) annotations["idempotentHint"] = true;
+  annotations["openWorldHint"] = options.open_world;
+  tool.annotations = std::move(annotations);
+
+  const MethodHandler* target = &method;
+  const Dispatcher* via = &dispatcher;
+  bool structured = !tool.output_schema.is_null();
+  std::string name = tool.name;
+  tool.handler = [target, via, structured, name](const Json& arguments,
+                                                RequestContext& request) -> absl::StatusOr<ToolResult> {
+    std::unique_ptr<gp::Message> in(target->request_prototype->New());
+    if (absl::Status s = Codec().Unmarshal(DumpJson(arguments), in.get()); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid arguments for tool ", name, ": ", s.message()));
+    }
+    std::unique_ptr<gp::Message> out(target->response_prototype->New());
+    if (absl::Status s = via->Unary(*target, request.call(), *in, out.get()); !s.ok()) {
+      return ToolResult::Error(s);
+    }
+    std::string text;
+    if (absl::Status s = Codec().Marshal(*out, &text); !s.ok()) return ToolResult::Error(s);
+    ToolResult result = ToolResult::Text(text);
+    if (structured) {
+      auto parsed = ParseJsonText(text);
+      if (parsed.ok() && parsed->is_object()) result.structured_content = *std::move(parsed);
+    }
+    return result;
+  };
+  return tool;
+}
+
+absl::Status AddProtoTools(McpServer& server, const Dispatcher& dispatcher) {
+  for (const MethodHandler* method : dispatcher.registry().Handlers()) {
+    if (method->info.kind != StreamKind::kUnary || !method->unary) continue;
+    auto tool = ToolForMethod(*method, dispatcher);
+    if (!tool.ok()) {
+      if (tool.status().code() == absl::StatusCode::kFailedPrecondition) continue;  // opted out
+      return tool.status();
+    }
+    absl::Status added = server.AddTool(*tool);
+    if (added.code() == absl::StatusCode::kAlreadyExists) {
+      tool->name = absl::StrReplaceAll(method->info.full_name, {{".", "_"}, {"/", "_"}});
+      added = server.AddTool(*std::move(tool));
+    }
+    if (!added.ok()) return added;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kei::mcp

@@ -1,0 +1,28 @@
+// The proto bridge: every unary method registered with the Dispatcher becomes
+// an MCP tool (unless its `(kei.v1.mcp).disabled` annotation opts out), named
+// and described from its annotation or its descriptor and comments, with
+// input and output JSON Schemas generated from its messages. tools/call
+// transcodes the arguments with protobuf's JSON mapping and calls the method
+// through the same Dispatcher (auth, limits, deadlines) as every protocol.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "cc/dispatch/dispatcher.h"
+#include "cc/mcp/mcp_server.h"
+
+namespace kei::mcp {
+
+// The tool name for a method: the annotation's, else "<Service>_<Method>".
+std::string ToolNameForMethod(const MethodHandler& method);
+
+// Builds the tool for one unary method.
+absl::StatusOr<Tool> ToolForMethod(const MethodHandler& method, const Dispatcher& dispatcher);
+
+// Adds a tool for every eligible method; a name that is taken already (two
+// services with the same simple name) falls back to the full method name
+// with '.' and '/' turned into '_'.
+absl::Status AddProtoTools(McpServer& server, const Dispatcher& dispatcher);
+
+}  // namespace kei::mcp
