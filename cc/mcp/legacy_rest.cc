@@ -63,7 +63,7 @@ HttpResult LegacyRest::Handle(HttpRequest request) const {
     if (!decoded) return Error(absl::InvalidArgumentError("malformed percent-encoding in the tool name"));
     std::string name = *std::move(decoded);
     if (schema && get) {
-      std::optional<Tool> tool = server_->FindTool(name);
+      std::shared_ptr<const Tool> tool = server_->FindTool(name);
       if (!tool) return Error(absl::NotFoundError(absl::StrCat("unknown tool ", name.substr(0, 128))));
       Json out{{"name", tool->name}, {"inputSchema", tool->input_schema}};
       if (!tool->output_schema.is_null()) out["outputSchema"] = tool->output_schema;

@@ -172,12 +172,12 @@ absl::Status McpServer::AddTool(Tool tool) {
   if (!tool.handler) return absl::InvalidArgumentError("a tool needs a handler");
   {
     absl::MutexLock lock(&mu_);
-    for (const Tool& t : tools_) {
-      if (t.name == tool.name) {
+    for (const auto& t : tools_) {
+      if (t->name == tool.name) {
         return absl::AlreadyExistsError(absl::StrCat("tool ", tool.name, " already exists"));
       }
     }
-    tools_.push_back(std::move(tool));
+    tools_.push_back(std::make_shared<const Tool>(std::move(tool)));
   }
   Broadcast(JsonRpcNotification("notifications/tools/list_changed"));
   return absl::OkStatus();
@@ -187,7 +187,7 @@ bool McpServer::RemoveTool(const std::string& name) {
   {
     absl::MutexLock lock(&mu_);
     auto it = std::find_if(tools_.begin(), tools_.end(),
-                           [&](const Tool& t) { return t.name == name; });
+                           [&](const auto& t) { return t->name == name; });
     if (it == tools_.end()) return false;
     tools_.erase(it);
   }
@@ -242,7 +242,7 @@ absl::Status McpServer::AddPrompt(Prompt prompt) {
 
 absl::StatusOr<ToolResult> McpServer::CallTool(const std::string& name, const Json& arguments,
                                                kei::Context& call) {
-  std::optional<Tool> tool = FindTool(name);
+  std::shared_ptr<const Tool> tool = FindTool(name);
   if (!tool) return absl::NotFoundError(absl::StrCat("Unknown tool: ", name));
   if (!arguments.is_object()) return BadParams("the arguments must be a JSON object");
   Session session("rest");
@@ -264,15 +264,18 @@ Json McpServer::ServerInfo() const {
 
 std::vector<Tool> McpServer::tools() const {
   absl::MutexLock lock(&mu_);
-  return tools_;
+  std::vector<Tool> out;
+  out.reserve(tools_.size());
+  for (const auto& t : tools_) out.push_back(*t);
+  return out;
 }
 
-std::optional<Tool> McpServer::FindTool(const std::string& name) const {
+std::shared_ptr<const Tool> McpServer::FindTool(const std::string& name) const {
   absl::MutexLock lock(&mu_);
-  for (const Tool& t : tools_) {
-    if (t.name == name) return t;
+  for (const auto& t : tools_) {
+    if (t->name == name) return t;
   }
-  return std::nullopt;
+  return nullptr;
 }
 
 void McpServer::NotifyResourceUpdated(const std::string& uri) {
@@ -389,8 +392,8 @@ bool McpServer::PrefersStream(const JsonRpcMessage& message) const {
   auto name = params.find("name");
   if (name == params.end() || !name->is_string()) return false;
   absl::MutexLock lock(&mu_);
-  for (const Tool& t : tools_) {
-    if (t.name == name->get_ref<const std::string&>()) return t.streams_notifications;
+  for (const auto& t : tools_) {
+    if (t->name == name->get_ref<const std::string&>()) return t->streams_notifications;
   }
   return false;
 }
@@ -512,13 +515,14 @@ absl::StatusOr<Json> McpServer::Initialize(Session& session, const Json& params)
 
 absl::StatusOr<Json> McpServer::ListTools(const Json& params) const {
   absl::MutexLock lock(&mu_);
-  return Page(tools_, params, options_.page_size, "tools", ToolJson);
+  return Page(tools_, params, options_.page_size, "tools",
+              [](const std::shared_ptr<const Tool>& t) { return ToolJson(*t); });
 }
 
 absl::StatusOr<Json> McpServer::CallTool(const Json& params, RequestContext& request) {
   auto name = StringParam(params, "name");
   if (!name.ok()) return name.status();
-  std::optional<Tool> tool = FindTool(*name);
+  std::shared_ptr<const Tool> tool = FindTool(*name);
   if (!tool) return BadParams(absl::StrCat("Unknown tool: ", *name));
   Json arguments = params.value("arguments", Json::object());
   if (arguments.is_null()) arguments = Json::object();

@@ -110,7 +110,8 @@ class McpServer {
   Json ServerInfo() const;
 
   std::vector<Tool> tools() const;
-  std::optional<Tool> FindTool(const std::string& name) const;
+  // The registered tool (shared, immutable); nullptr if unknown.
+  std::shared_ptr<const Tool> FindTool(const std::string& name) const;
 
   // Sessions. The transport creates one per client (HTTP: at initialize).
   std::shared_ptr<Session> CreateSession();
@@ -150,7 +151,8 @@ class McpServer {
 
   McpServerOptions options_;
   mutable absl::Mutex mu_;
-  std::vector<Tool> tools_ ABSL_GUARDED_BY(mu_);
+  // Shared and immutable, so a call holds its tool without copying schemas.
+  std::vector<std::shared_ptr<const Tool>> tools_ ABSL_GUARDED_BY(mu_);
   std::vector<Resource> resources_ ABSL_GUARDED_BY(mu_);
   std::vector<ResourceTemplate> templates_ ABSL_GUARDED_BY(mu_);
   std::vector<Prompt> prompts_ ABSL_GUARDED_BY(mu_);

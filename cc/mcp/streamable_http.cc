@@ -221,11 +221,12 @@ HttpResult StreamableHttp::Handle(HttpRequest request) const {
                                             std::string(request.header("origin")).substr(0, 200),
                                             " is not allowed"));
   }
-  // Auth and limits: the same chain as every other protocol.
+  if (request.method == "POST") return Post(std::move(request));
+  // Auth and limits: the same chain as every other protocol (POST runs it on
+  // the call's own context).
   if (absl::Status admitted = AdmitMcpRequest(dispatcher_, request); !admitted.ok()) {
     return RefuseStatus(admitted);
   }
-  if (request.method == "POST") return Post(std::move(request));
   if (request.method == "GET") return Get(std::move(request));
   if (request.method == "DELETE") return Delete(std::move(request));
   HttpResult refused = Refuse(405, -32000, absl::StrCat("Method not allowed: ", request.method));
@@ -234,13 +235,23 @@ HttpResult StreamableHttp::Handle(HttpRequest request) const {
 }
 
 HttpResult StreamableHttp::Post(HttpRequest request) const {
+  std::string session_id(request.header(kSessionHeader));
+  std::string version(request.header(kVersionHeader));
   AcceptedTypes accept = ParseAccept(request.header("accept"));
+  bool json_body = absl::StartsWithIgnoreCase(request.header("content-type"), "application/json");
+  // The call's context takes the headers; the interceptor chain (auth,
+  // limits) admits the request on it, as for every other protocol.
+  auto call = std::make_shared<Context>();
+  if (absl::Status s = http::InitContext(request, call.get()); !s.ok()) return RefuseStatus(s);
+  call->set_protocol("mcp");
+  if (absl::Status admitted = dispatcher_.Admit(McpEndpointMethod(), *call); !admitted.ok()) {
+    return RefuseStatus(admitted);
+  }
   if (!accept.json && !accept.sse) {
     return Refuse(406, -32000,
                   "Not Acceptable: accept application/json and text/event-stream");
   }
-  absl::string_view content_type = request.header("content-type");
-  if (!absl::StartsWithIgnoreCase(content_type, "application/json")) {
+  if (!json_body) {
     return Refuse(415, -32000, "Unsupported Media Type: send application/json");
   }
   auto body = ParseJsonText(request.body);
@@ -254,7 +265,6 @@ HttpResult StreamableHttp::Post(HttpRequest request) const {
   if (!message.ok()) return Refuse(400, failure.code, failure.message, failure.id);
 
   std::shared_ptr<Session> session;
-  absl::string_view session_id = request.header(kSessionHeader);
   bool initialize = message->is_request() && message->method == "initialize";
   if (initialize) {
     session = server_->CreateSession();
@@ -271,20 +281,15 @@ HttpResult StreamableHttp::Post(HttpRequest request) const {
     if (session_id.empty()) {
       return Refuse(400, -32000, "Bad Request: Mcp-Session-Id header is required", message->id);
     }
-    session = server_->FindSession(std::string(session_id));
+    session = server_->FindSession(session_id);
     if (!session) return Refuse(404, -32001, "Session not found", message->id);
-    absl::string_view version = request.header(kVersionHeader);
     if (!version.empty() && !IsSupportedProtocolVersion(version)) {
       return Refuse(400, -32000,
                     absl::StrCat("Bad Request: unsupported MCP-Protocol-Version ",
-                                 std::string(version).substr(0, 64)),
+                                 version.substr(0, 64)),
                     message->id);
     }
   }
-
-  auto call = std::make_shared<Context>();
-  if (absl::Status s = http::InitContext(request, call.get()); !s.ok()) return RefuseStatus(s);
-  call->set_protocol("mcp");
 
   if (!message->is_request()) {
     server_->Handle(*session, *message, *call, nullptr);
