@@ -69,6 +69,30 @@ absl::StatusOr<JsonRpcMessage> ParseJsonRpc(const Json& message, JsonRpcFailure*
   return out;
 }
 
+absl::StatusOr<JsonRpcMessage> ParseJsonRpc(Json&& message, JsonRpcFailure* failure) {
+  // Validate on the original, then take the (possibly large) payload out.
+  Json payload;
+  if (message.is_object()) {
+    // Only shapes the validation accepts either way: an object of params, a
+    // structured result. Errors are small and stay.
+    for (const char* key : {"params", "result"}) {
+      if (auto it = message.find(key); it != message.end() && it->is_object() && !it->empty()) {
+        payload = std::move(*it);
+        *it = Json::object();
+        break;
+      }
+    }
+  }
+  auto parsed = ParseJsonRpc(static_cast<const Json&>(message), failure);
+  if (!parsed.ok() || payload.is_null()) return parsed;
+  if (parsed->kind == JsonRpcMessage::Kind::kResult) {
+    parsed->result = std::move(payload);
+  } else if (parsed->is_request() || parsed->is_notification()) {
+    parsed->params = std::move(payload);
+  }
+  return parsed;
+}
+
 Json JsonRpcResult(const Json& id, Json result) {
   return Json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}};
 }

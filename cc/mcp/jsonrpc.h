@@ -44,6 +44,8 @@ struct JsonRpcFailure {
 // Validates one message. A message that is not a JSON-RPC 2.0 request,
 // notification or response fails with kJsonRpcInvalidRequest.
 absl::StatusOr<JsonRpcMessage> ParseJsonRpc(const Json& message, JsonRpcFailure* failure);
+// The same, moving params/result/error out of `message`.
+absl::StatusOr<JsonRpcMessage> ParseJsonRpc(Json&& message, JsonRpcFailure* failure);
 
 Json JsonRpcResult(const Json& id, Json result);
 Json JsonRpcError(const Json& id, int code, absl::string_view message, Json data = nullptr);

@@ -89,7 +89,7 @@ HttpResult LegacyRest::Handle(HttpRequest request) const {
       call.set_protocol("mcp");
       absl::StatusOr<ToolResult> result = server_->CallTool(name, arguments, call);
       if (!result.ok()) return Error(result.status());
-      return JsonResult(200, result->ToJson());
+      return JsonResult(200, std::move(*result).ToJson());
     }
   }
   HttpResponse response = http::ErrorResponse(absl::NotFoundError(

@@ -524,12 +524,15 @@ absl::StatusOr<Json> McpServer::CallTool(const Json& params, RequestContext& req
   if (!name.ok()) return name.status();
   std::shared_ptr<const Tool> tool = FindTool(*name);
   if (!tool) return BadParams(absl::StrCat("Unknown tool: ", *name));
-  Json arguments = params.value("arguments", Json::object());
-  if (arguments.is_null()) arguments = Json::object();
-  if (!arguments.is_object()) return BadParams("\"arguments\" must be an object");
-  absl::StatusOr<ToolResult> result = tool->handler(arguments, request);
+  static const Json* const kNoArguments = new Json(Json::object());
+  const Json* arguments = kNoArguments;
+  if (auto it = params.find("arguments"); it != params.end() && !it->is_null()) {
+    if (!it->is_object()) return BadParams("\"arguments\" must be an object");
+    arguments = &*it;
+  }
+  absl::StatusOr<ToolResult> result = tool->handler(*arguments, request);
   if (!result.ok()) return result.status();
-  return result->ToJson();
+  return std::move(*result).ToJson();
 }
 
 absl::StatusOr<Json> McpServer::ListResources(const Json& params) const {

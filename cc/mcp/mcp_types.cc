@@ -40,9 +40,12 @@ ToolResult ToolResult::Error(const absl::Status& status) {
   return result;
 }
 
-Json ToolResult::ToJson() const {
-  Json out{{"content", content}};
-  if (!structured_content.is_null()) out["structuredContent"] = structured_content;
+Json ToolResult::ToJson() const& { return ToolResult(*this).ToJson(); }
+
+Json ToolResult::ToJson() && {
+  Json out = Json::object();
+  out["content"] = std::move(content);
+  if (!structured_content.is_null()) out["structuredContent"] = std::move(structured_content);
   if (is_error) out["isError"] = true;
   return out;
 }

@@ -41,7 +41,9 @@ struct ToolResult {
   static ToolResult Text(std::string text);
   // is_error with the canonical code's name and the message as text.
   static ToolResult Error(const absl::Status& status);
-  Json ToJson() const;
+  Json ToJson() const&;
+  // Moves the content out instead of copying it.
+  Json ToJson() &&;
 };
 
 // A non-OK status is a JSON-RPC error (unknown arguments that cannot be

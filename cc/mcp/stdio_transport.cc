@@ -58,7 +58,7 @@ absl::Status StdioTransport::Run() {
       return;
     }
     JsonRpcFailure failure;
-    auto message = ParseJsonRpc(*parsed, &failure);
+    auto message = ParseJsonRpc(*std::move(parsed), &failure);
     if (!message.ok()) {
       shared->Write(JsonRpcError(failure.id, failure.code, failure.message));
       return;

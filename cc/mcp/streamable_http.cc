@@ -261,7 +261,7 @@ HttpResult StreamableHttp::Post(HttpRequest request) const {
                   "JSON-RPC batches are not supported: send one message per request");
   }
   JsonRpcFailure failure;
-  auto message = ParseJsonRpc(*body, &failure);
+  auto message = ParseJsonRpc(*std::move(body), &failure);
   if (!message.ok()) return Refuse(400, failure.code, failure.message, failure.id);
 
   std::shared_ptr<Session> session;
