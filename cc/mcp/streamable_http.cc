@@ -256,10 +256,7 @@ HttpResult StreamableHttp::Post(HttpRequest request) const {
   }
   auto body = ParseJsonText(request.body);
   if (!body.ok()) return Refuse(400, kJsonRpcParseError, std::string(body.status().message()));
-  if (body->is_array()) {
-    return Refuse(400, kJsonRpcInvalidRequest,
-                  "JSON-RPC batches are not supported: send one message per request");
-  }
+  if (body->is_array()) return Batch(std::move(*body), session_id, *call);
   JsonRpcFailure failure;
   auto message = ParseJsonRpc(*std::move(body), &failure);
   if (!message.ok()) return Refuse(400, failure.code, failure.message, failure.id);
@@ -357,6 +354,52 @@ HttpResult StreamableHttp::Post(HttpRequest request) const {
     Relay(*events, from, writer, cancellation, keepalive,
           [detached] { return !detached->load(); });
   });
+}
+
+// 2025-03-26 lets a POST carry a JSON-RPC batch (later revisions removed it):
+// its messages are handled in order and the responses come back as one JSON
+// array; a batch of only notifications and responses gets 202.
+HttpResult StreamableHttp::Batch(Json batch, const std::string& session_id, Context& call) const {
+  std::shared_ptr<Session> session = session_id.empty() ? nullptr : server_->FindSession(session_id);
+  if (session_id.empty()) {
+    return Refuse(400, -32000, "Bad Request: Mcp-Session-Id header is required");
+  }
+  if (!session) return Refuse(404, -32001, "Session not found");
+  if (session->protocol_version() != "2025-03-26") {
+    return Refuse(400, kJsonRpcInvalidRequest,
+                  absl::StrCat("JSON-RPC batches are not part of MCP ", session->protocol_version(),
+                               ": send one message per request"));
+  }
+  if (batch.empty() || batch.size() > 100) {
+    return Refuse(400, kJsonRpcInvalidRequest, "a batch holds 1 to 100 messages");
+  }
+  std::weak_ptr<Session> weak = session;
+  MessageSink related = [weak](const Json& m) {
+    auto s = weak.lock();
+    return s && s->SendOutbound(m);
+  };
+  Json responses = Json::array();
+  for (Json& element : batch) {
+    JsonRpcFailure failure;
+    auto message = ParseJsonRpc(std::move(element), &failure);
+    if (!message.ok()) {
+      responses.push_back(JsonRpcError(failure.id, failure.code, failure.message));
+      continue;
+    }
+    if (message->is_request() && message->method == "initialize") {
+      responses.push_back(JsonRpcError(message->id, kJsonRpcInvalidRequest,
+                                       "initialize must not be part of a batch"));
+      continue;
+    }
+    std::optional<Json> response = server_->Handle(*session, *message, call, related);
+    if (response) responses.push_back(*std::move(response));
+  }
+  if (responses.empty()) {
+    HttpResponse accepted;
+    accepted.status = 202;
+    return HttpResult::Respond(std::move(accepted));
+  }
+  return HttpResult::Respond(JsonResponse(200, responses));
 }
 
 HttpResult StreamableHttp::Get(HttpRequest request) const {

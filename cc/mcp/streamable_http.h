@@ -48,6 +48,7 @@ class StreamableHttp {
 
  private:
   http::HttpResult Post(http::HttpRequest request) const;
+  http::HttpResult Batch(Json batch, const std::string& session_id, Context& call) const;
   http::HttpResult Get(http::HttpRequest request) const;
   http::HttpResult Delete(http::HttpRequest request) const;
   bool OriginAllowed(absl::string_view origin) const;

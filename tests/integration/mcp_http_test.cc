@@ -190,6 +190,34 @@ TEST_F(McpHttpTest, BadInputGetsClearErrorsAndTheServerKeepsServing) {
   EXPECT_EQ(echo["result"]["structuredContent"]["output"], "ok") << echo;
 }
 
+TEST_F(McpHttpTest, BatchesOnlyFor20250326Sessions) {
+  Start();
+  std::string old_session = Initialize("2025-03-26");
+  auto r = HttpCall(port_, "POST", "/mcp", McpHeaders(old_session),
+                    R"([{"jsonrpc":"2.0","id":1,"method":"ping"},
+                        {"jsonrpc":"2.0","method":"notifications/roots/list_changed"},
+                        {"jsonrpc":"2.0","id":2,"method":"tools/list"},
+                        {"jsonrpc":"2.0","id":3,"method":"initialize","params":{}},
+                        {"nonsense":true}])");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->status, 200) << r->body;
+  json responses = json::parse(r->body);
+  ASSERT_EQ(responses.size(), 4u) << responses;
+  EXPECT_EQ(responses[0]["id"], 1);
+  EXPECT_TRUE(responses[1]["result"].contains("tools"));
+  EXPECT_EQ(responses[2]["error"]["code"], -32600);  // initialize in a batch
+  EXPECT_EQ(responses[3]["error"]["code"], -32600);  // not JSON-RPC
+  auto only_notifications = HttpCall(port_, "POST", "/mcp", McpHeaders(old_session),
+                                     R"([{"jsonrpc":"2.0","method":"notifications/initialized"}])");
+  ASSERT_TRUE(only_notifications.ok());
+  EXPECT_EQ(only_notifications->status, 202);
+  std::string new_session = Initialize("2025-06-18");
+  auto refused = HttpCall(port_, "POST", "/mcp", McpHeaders(new_session),
+                          R"([{"jsonrpc":"2.0","id":1,"method":"ping"}])");
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->status, 400);
+}
+
 TEST_F(McpHttpTest, ToolListPagesFollowCursors) {
   ServerOptions options;
   options.mcp.page_size = 2;
