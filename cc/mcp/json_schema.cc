@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cc/codec/json_wkt.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/unknown_field_set.h"
@@ -41,42 +42,8 @@ constexpr char kUnsignedDecimal[] = "^[0-9]+$";
 constexpr char kNonFiniteDouble[] = "^(NaN|-?Infinity)$";
 constexpr char kDurationPattern[] = "^-?[0-9]+(\\.[0-9]{1,9})?s$";
 
-// The well-known types whose proto3 JSON form is not an ordinary object.
-// Empty is an ordinary (empty) message and is not listed.
-enum class WellKnown {
-  kNone,
-  kTimestamp,
-  kDuration,
-  kFieldMask,
-  kStruct,
-  kValue,
-  kListValue,
-  kAny,
-  kWrapper,
-};
-
-WellKnown WellKnownKind(const gp::Descriptor* type) {
-  static const auto* const kinds = new std::map<std::string, WellKnown, std::less<>>{
-      {"google.protobuf.Timestamp", WellKnown::kTimestamp},
-      {"google.protobuf.Duration", WellKnown::kDuration},
-      {"google.protobuf.FieldMask", WellKnown::kFieldMask},
-      {"google.protobuf.Struct", WellKnown::kStruct},
-      {"google.protobuf.Value", WellKnown::kValue},
-      {"google.protobuf.ListValue", WellKnown::kListValue},
-      {"google.protobuf.Any", WellKnown::kAny},
-      {"google.protobuf.DoubleValue", WellKnown::kWrapper},
-      {"google.protobuf.FloatValue", WellKnown::kWrapper},
-      {"google.protobuf.Int64Value", WellKnown::kWrapper},
-      {"google.protobuf.UInt64Value", WellKnown::kWrapper},
-      {"google.protobuf.Int32Value", WellKnown::kWrapper},
-      {"google.protobuf.UInt32Value", WellKnown::kWrapper},
-      {"google.protobuf.BoolValue", WellKnown::kWrapper},
-      {"google.protobuf.StringValue", WellKnown::kWrapper},
-      {"google.protobuf.BytesValue", WellKnown::kWrapper},
-  };
-  auto it = kinds->find(type->full_name());
-  return it == kinds->end() ? WellKnown::kNone : it->second;
-}
+using json_internal::ClassifyWkt;
+using json_internal::Wkt;
 
 // True if the field carries (kei.v1.required) = true, as a known extension or,
 // when the extension is not linked in, as an unknown field of FieldOptions.
@@ -205,7 +172,7 @@ class SchemaBuilder {
     Json schema = Json::object();
     schema["$schema"] = kDialect;
     Json body =
-        WellKnownKind(root_) == WellKnown::kNone ? MessageBody(root_) : WellKnownSchema(root_);
+        ClassifyWkt(root_) == Wkt::kNone ? MessageBody(root_) : WellKnownSchema(root_);
     for (auto it = body.begin(); it != body.end(); ++it) schema[it.key()] = it.value();
     if (!defs_.empty()) {
       Json defs = Json::object();
@@ -228,7 +195,7 @@ class SchemaBuilder {
     if (!visited.insert(type).second) return;
     for (int i = 0; i < type->field_count(); ++i) {
       const gp::Descriptor* target = ReferencedMessage(type->field(i));
-      if (target == nullptr || WellKnownKind(target) != WellKnown::kNone) continue;
+      if (target == nullptr || ClassifyWkt(target) != Wkt::kNone) continue;
       ++uses_[target];
       CountUses(target, visited);
     }
@@ -241,7 +208,7 @@ class SchemaBuilder {
 
   // The schema of a value of message type `type`, where a field refers to it.
   Json MessageReference(const gp::Descriptor* type) {
-    if (WellKnownKind(type) != WellKnown::kNone) return WellKnownSchema(type);
+    if (ClassifyWkt(type) != Wkt::kNone) return WellKnownSchema(type);
     if (type == root_) return Json{{"$ref", "#"}};
     auto uses = uses_.find(type);
     if (uses == uses_.end() || uses->second < 2) return MessageBody(type);
@@ -356,29 +323,30 @@ class SchemaBuilder {
 
   // The proto3 JSON mapping's special forms of the well-known types.
   Json WellKnownSchema(const gp::Descriptor* type) {
-    switch (WellKnownKind(type)) {
-      case WellKnown::kTimestamp:
+    Wkt wkt = ClassifyWkt(type);
+    if (json_internal::IsWrapper(wkt)) {
+      // The wrapped scalar; null (unset) is accepted too.
+      const FieldDescriptor* value = type->FindFieldByName("value");
+      return Nullable(value != nullptr ? ScalarSchema(value->type()) : Json::object());
+    }
+    switch (wkt) {
+      case Wkt::kTimestamp:
         return Json{{"type", "string"}, {"format", "date-time"}};
-      case WellKnown::kDuration:
+      case Wkt::kDuration:
         return Json{{"type", "string"}, {"pattern", kDurationPattern}};
-      case WellKnown::kFieldMask:
+      case Wkt::kFieldMask:
         return Json{{"type", "string"}};  // comma-separated lowerCamelCase paths
-      case WellKnown::kStruct:
+      case Wkt::kStruct:
         return Json{{"type", "object"}};
-      case WellKnown::kValue:
+      case Wkt::kValue:
         return Json::object();  // any JSON value
-      case WellKnown::kListValue:
+      case Wkt::kListValue:
         return Json{{"type", "array"}};
-      case WellKnown::kAny:
+      case Wkt::kAny:
         return Json{{"type", "object"},
                     {"properties", {{"@type", {{"type", "string"}}}}},
                     {"required", Json::array({"@type"})}};
-      case WellKnown::kWrapper: {
-        // The wrapped scalar; null (unset) is accepted too.
-        const FieldDescriptor* value = type->FindFieldByName("value");
-        return Nullable(value != nullptr ? ScalarSchema(value->type()) : Json::object());
-      }
-      case WellKnown::kNone:
+      default:
         break;
     }
     return MessageBody(type);
@@ -406,10 +374,10 @@ absl::StatusOr<nlohmann::ordered_json> MessageJsonSchema(const gp::Descriptor* t
 
 bool IsJsonObjectType(const gp::Descriptor* type) {
   if (type == nullptr) return false;
-  switch (WellKnownKind(type)) {
-    case WellKnown::kNone:
-    case WellKnown::kStruct:
-    case WellKnown::kAny:
+  switch (ClassifyWkt(type)) {
+    case Wkt::kNone:
+    case Wkt::kStruct:
+    case Wkt::kAny:
       return true;
     default:
       return false;

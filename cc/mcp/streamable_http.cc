@@ -1,5 +1,6 @@
 #include "cc/mcp/streamable_http.h"
 
+#include <algorithm>
 #include <deque>
 #include <thread>
 
@@ -58,6 +59,17 @@ struct SessionStreams {
     absl::MutexLock lock(&mu);
     reader_attached = false;
   }
+  // Where a new GET reader of the standalone stream starts: after what an
+  // earlier reader already delivered, so messages sent while no GET stream
+  // was open (say, between initialize and the client's GET) still arrive.
+  uint64_t undelivered() {
+    absl::MutexLock lock(&mu);
+    return delivered;
+  }
+  void MarkDelivered(uint64_t next) {
+    absl::MutexLock lock(&mu);
+    delivered = std::max(delivered, next);
+  }
 
   const size_t capacity;
   const std::shared_ptr<EventStream> standalone;
@@ -65,6 +77,7 @@ struct SessionStreams {
   std::deque<std::shared_ptr<EventStream>> recent ABSL_GUARDED_BY(mu);
   uint64_t next_id ABSL_GUARDED_BY(mu) = 0;
   bool reader_attached ABSL_GUARDED_BY(mu) = false;
+  uint64_t delivered ABSL_GUARDED_BY(mu) = 0;
 };
 
 std::shared_ptr<SessionStreams> StreamsOf(Session& session) {
@@ -135,7 +148,8 @@ std::string PrimingEvent(const EventStream& stream, uint64_t resume_from, absl::
 // fails, the session ends or the call is cancelled.
 void Relay(EventStream& stream, uint64_t from, ResponseWriter& writer,
            const CancellationToken& cancellation, absl::Duration keepalive,
-           const std::function<bool()>& session_alive) {
+           const std::function<bool()>& session_alive,
+           const std::function<void(uint64_t)>& delivered = nullptr) {
   uint64_t next = from;
   while (!cancellation.IsCancelled() && session_alive()) {
     EventStream::Batch batch = stream.Read(next, keepalive, cancellation);
@@ -144,6 +158,7 @@ void Relay(EventStream& stream, uint64_t from, ResponseWriter& writer,
     next = batch.next;
     if (out.empty() && !batch.closed) out = ": keepalive\n\n";
     if (!out.empty() && !writer.Write(out)) return;
+    if (delivered && !batch.events.empty()) delivered(next);
     if (batch.closed && next >= stream.end()) return;
   }
 }
@@ -417,7 +432,7 @@ HttpResult StreamableHttp::Get(HttpRequest request) const {
   if (!streams) return Refuse(404, -32001, "Session not found");
 
   std::shared_ptr<EventStream> stream = streams->standalone;
-  uint64_t from = stream->end();
+  uint64_t from = streams->undelivered();
   std::string last_event_id(request.header("last-event-id"));
   std::string stream_id;
   uint64_t resume_from = 0;
@@ -455,8 +470,10 @@ HttpResult StreamableHttp::Get(HttpRequest request) const {
         !writer.Write(PrimingEvent(*stream, from, retry))) {
       return;
     }
+    std::function<void(uint64_t)> delivered;
+    if (standalone) delivered = [&](uint64_t next) { streams->MarkDelivered(next); };
     Relay(*stream, from, writer, cancellation, keepalive,
-          [server, id] { return server->FindSession(id) != nullptr; });
+          [server, id] { return server->FindSession(id) != nullptr; }, delivered);
   });
 }
 

@@ -1,6 +1,7 @@
 // keictl: the kit's command-line client, grpcurl-style. JSON in, JSON out, for
 // any method a server offers (compiled-in descriptors, --protoset files, or the
-// server's reflection service); a failed call exits non-zero with its code.
+// server's reflection service), and for any MCP server's tools, resources and
+// prompts (KEIMCPClient); a failed call exits non-zero with its code.
 #include <iostream>
 #include <memory>
 #include <string>
@@ -18,6 +19,7 @@
 #include "clients/grpc/health_client.h"
 #include "clients/grpc/reflection_client.h"
 #include "clients/json_call.h"
+#include "clients/mcp/kei_mcp_client.h"
 #include "clients/protocol_client_factory.h"
 
 namespace {
@@ -28,6 +30,10 @@ Usage:
   keictl [flags] call   <target> <method> [JSON]   call a method; JSON request (default {})
   keictl [flags] health <target> [service]         standard gRPC health check
   keictl [flags] list   <target> [service]         services, or one service's methods (reflection)
+  keictl [flags] mcp tools     <mcp-target>               an MCP server's tools (every page)
+  keictl [flags] mcp call      <mcp-target> <tool> [JSON] call a tool; JSON arguments (default {})
+  keictl [flags] mcp resources <mcp-target>               its resources and resource templates
+  keictl [flags] mcp prompts   <mcp-target>               its prompts
 
 <target> is grpc://HOST:PORT, grpcs://HOST:PORT (TLS) or HOST:PORT. `call` also
 takes http://, https:// (Connect protocol) and ws://, wss:// (KEI stream
@@ -35,6 +41,12 @@ protocol) URLs of keid's HTTP listener; health and list need gRPC.
 <method> is package.Service/Method (or package.Service.Method).
 Server-streaming methods print one JSON object per line; client and bidi streams
 take a JSON array of requests.
+<mcp-target> is an MCP server: an http:// or https:// Streamable HTTP URL
+(e.g. http://127.0.0.1:8080/mcp), legacy+http://HOST:PORT for the original KEI
+REST tool API (tools and call only), or a command that speaks MCP on stdio,
+quoted when it has spaces: keictl mcp tools "keid --mcp-stdio". `mcp call`
+prints the tool result; a result with "isError": true exits 2. For a stdio
+server, --token is handed to it as $KEI_TOKEN (what keid --mcp-stdio reads).
 
 Flags:
   --token TOKEN        send "authorization: Bearer TOKEN"
@@ -135,6 +147,72 @@ int RunStream(kei::Transport& transport, const kei::MethodInfo& method,
   return status.ok() ? 0 : Fail(status);
 }
 
+// keictl mcp tools|call|resources|prompts <target> ...
+int RunMcp(const Options& options) {
+  const auto& args = options.positional;
+  if (args.size() < 3) return Usage("mcp needs tools|call|resources|prompts and a target");
+  const std::string& command = args[1];
+  const std::string& target = args[2];
+  bool call = command == "call";
+  if (!call && command != "tools" && command != "resources" && command != "prompts") {
+    return Usage(absl::StrCat("unknown mcp command '", command, "'"));
+  }
+  if (call ? (args.size() < 4 || args.size() > 5) : args.size() != 3) {
+    return Usage(call ? "mcp call needs <target> <tool> [JSON]"
+                      : absl::StrCat("mcp ", command, " needs exactly one target"));
+  }
+  nlohmann::ordered_json arguments = nlohmann::ordered_json::object();
+  if (call && args.size() == 5) {
+    arguments = nlohmann::ordered_json::parse(args[4], nullptr, false);
+    if (arguments.is_discarded() || !arguments.is_object()) {
+      return Usage("mcp call arguments must be a JSON object");
+    }
+  }
+  kei::McpClientOptions mcp;
+  mcp.client_name = "keictl";
+  mcp.bearer_token = options.config.bearer_token;
+  mcp.api_key = options.config.api_key;
+  mcp.api_key_header = options.config.api_key_header;
+  mcp.headers = options.call.metadata;
+  mcp.tls.ca_file = options.config.tls.ca_file;
+  mcp.tls.cert_file = options.config.tls.cert_file;
+  mcp.tls.key_file = options.config.tls.key_file;
+  mcp.tls.server_name_override = options.config.tls.server_name_override;
+  mcp.timeout = options.call.timeout;
+  mcp.open_event_stream = false;  // one-shot commands need no server-initiated stream
+  auto client = kei::KEIMCPClient::Connect(target, mcp);
+  if (!client.ok()) return Fail(client.status());
+  auto print = [&](const nlohmann::ordered_json& value) {
+    std::cout << (options.compact ? value.dump() : value.dump(2)) << std::endl;
+  };
+  if (call) {
+    auto result = (*client)->call_tool(args[3], std::move(arguments));
+    if (!result.ok()) return Fail(result.status());
+    print(*result);
+    auto error = result->find("isError");
+    return error != result->end() && *error == true ? 2 : 0;
+  }
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  auto put = [&](const char* key,
+                 absl::StatusOr<std::vector<nlohmann::ordered_json>> items) -> absl::Status {
+    if (!items.ok()) return items.status();
+    out[key] = nlohmann::ordered_json(std::move(*items));
+    return absl::OkStatus();
+  };
+  absl::Status status;
+  if (command == "tools") {
+    status = put("tools", (*client)->list_tools());
+  } else if (command == "resources") {
+    status = put("resources", (*client)->list_resources());
+    if (status.ok()) status = put("resourceTemplates", (*client)->list_resource_templates());
+  } else {
+    status = put("prompts", (*client)->list_prompts());
+  }
+  if (!status.ok()) return Fail(status);
+  print(out);
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   Options options;
   options.call.timeout = absl::Seconds(30);
@@ -185,6 +263,7 @@ int Main(int argc, char** argv) {
   options.config.tls.cert_file = cert;
   options.config.tls.key_file = key;
   options.config.retry = kei::RetryPolicy::None();
+  if (!options.positional.empty() && options.positional[0] == "mcp") return RunMcp(options);
   if (options.positional.size() < 2) return Usage("expected a command and a target");
   const std::string& command = options.positional[0];
   const std::string& target = options.positional[1];
