@@ -61,7 +61,7 @@ absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view url) {
     return absl::InvalidArgumentError(absl::StrCat("bad endpoint '", url, "': missing host"));
   }
   endpoint.tls = endpoint.scheme == "grpcs" || endpoint.scheme == "https" ||
-                 endpoint.scheme == "wss";
+                 endpoint.scheme == "wss" || endpoint.scheme == "mcp+https";
   if (port_text.empty()) {
     endpoint.port = endpoint.tls ? 443 : (endpoint.scheme == "grpc" ? 50051 : 80);
   } else if (!absl::SimpleAtoi(port_text, &endpoint.port) || endpoint.port <= 0 ||

@@ -1,5 +1,6 @@
 // The protocols a client can speak, and endpoint URLs that name them:
-// grpc://host:port, grpcs://host:port (TLS), later http(s)://, ws(s)://, ...
+// grpc://host:port, grpcs://host:port (TLS), http(s)://, ws(s)://,
+// mcp+http(s)://host:port/path (unary calls as MCP tool calls), ...
 #pragma once
 
 #include <string>
@@ -14,7 +15,7 @@ enum class Protocol { kGrpc, kHttp, kWebSocket, kMcp, kBus, kUnified };
 absl::string_view ProtocolName(Protocol protocol);
 
 struct Endpoint {
-  std::string scheme;  // "grpc", "grpcs", ...
+  std::string scheme;  // "grpc", "grpcs", "mcp+https", ... (lower case)
   std::string host;    // without brackets for IPv6
   int port = 0;
   std::string path;    // "" or "/..."

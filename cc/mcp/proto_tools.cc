@@ -93,11 +93,15 @@ const JsonCodec& Codec() {
 
 }  // namespace
 
-std::string ToolNameForMethod(const MethodHandler& method) {
-  McpOptions options = FindOptions(method.info.descriptor);
+std::string ToolNameForMethod(const gp::MethodDescriptor* method) {
+  if (method == nullptr) return "";
+  McpOptions options = FindOptions(method);
   if (!options.name.empty()) return options.name;
-  const gp::MethodDescriptor* d = method.info.descriptor;
-  return absl::StrCat(d->service()->name(), "_", d->name());
+  return absl::StrCat(method->service()->name(), "_", method->name());
+}
+
+std::string ToolNameForMethod(const MethodHandler& method) {
+  return ToolNameForMethod(method.info.descriptor);
 }
 
 absl::StatusOr<Tool> ToolForMethod(const MethodHandler& method, const Dispatcher& dispatcher) {

@@ -11,10 +11,14 @@
 #include "absl/status/status.h"
 #include "cc/dispatch/dispatcher.h"
 #include "cc/mcp/mcp_server.h"
+#include "google/protobuf/descriptor.h"
 
 namespace kei::mcp {
 
 // The tool name for a method: the annotation's, else "<Service>_<Method>".
+// Clients (McpTransport) derive names with the descriptor overload, so both
+// sides always agree.
+std::string ToolNameForMethod(const google::protobuf::MethodDescriptor* method);
 std::string ToolNameForMethod(const MethodHandler& method);
 
 // Builds the tool for one unary method.

@@ -90,6 +90,14 @@ struct RequestOptions {
   HttpRequestInfo* info = nullptr;
 };
 
+// The server has its own kei::http::HttpRequest/HttpResponse
+// (cc/http/http_message.h). This inline namespace gives the client's a
+// distinct link-level name, so a program that runs a server and calls one
+// (in-process tests, a service calling another) does not get one type's
+// inline destructor for the other's (ODR violation; it crashed). Source code
+// still says http::HttpRequest.
+inline namespace client {
+
 struct HttpRequest {
   std::string method = "GET";
   // http://host[:port]/path?query or https://...
@@ -112,6 +120,8 @@ struct HttpResponse {
   // The first value of a (lower-case) header, or "".
   std::string header(absl::string_view name) const;
 };
+
+}  // inline namespace client
 
 // A response whose body is read as it arrives (chunked transfer or until the
 // connection closes). Not thread-safe except Cancel.

@@ -64,9 +64,13 @@ absl::StatusOr<std::unique_ptr<KEIMCPClient>> KEIMCPClient::Connect(absl::string
     return client;
   }
   if (absl::StartsWith(target, "http://") || absl::StartsWith(target, "https://")) {
-    mcp::StreamableHttpOptions http;
+    mcp::StreamableHttpClientOptions http;
     http.http = HttpOptions(options);
     http.open_event_stream = options.open_event_stream;
+    if (options.oauth.enabled) {
+      http.authorizer = std::make_shared<mcp::McpOAuthClient>(
+          std::string(target), options.oauth, http.http, options.client_name);
+    }
     auto transport = mcp::StreamableHttpClientTransport::Create(std::string(target), http);
     if (!transport.ok()) return transport.status();
     std::unique_ptr<KEIMCPClient> client(new KEIMCPClient(Mode::kStreamableHttp, options));

@@ -31,6 +31,7 @@
 #include "cc/mcp/jsonrpc.h"
 #include "clients/http/http_client.h"
 #include "clients/mcp/mcp_client_session.h"
+#include "clients/mcp/oauth_client.h"
 
 namespace kei {
 
@@ -53,6 +54,12 @@ struct McpClientOptions {
   Metadata headers;
   // https: the server certificate is verified unless tls.verify is false.
   http::HttpTlsOptions tls;
+  // Streamable HTTP: MCP authorization (OAuth 2.1). With oauth.enabled, a
+  // 401 from the server starts discovery, client registration and the
+  // authorization-code flow (oauth.authorization_handler plays the browser),
+  // and the token obtained is sent from then on; bearer_token, if set, is sent
+  // until then. See clients/mcp/oauth_client.h.
+  mcp::McpOAuthOptions oauth;
 
   // Requests that set no timeout of their own; initialize and connecting.
   absl::Duration timeout = absl::Seconds(60);

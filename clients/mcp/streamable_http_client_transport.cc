@@ -41,7 +41,7 @@ struct StreamableHttpClientTransport::ResumeState {
 };
 
 absl::StatusOr<std::unique_ptr<StreamableHttpClientTransport>> StreamableHttpClientTransport::Create(
-    std::string url, StreamableHttpOptions options) {
+    std::string url, StreamableHttpClientOptions options) {
   auto client = http::HttpClient::Create(options.http);
   if (!client.ok()) return client.status();
   return std::unique_ptr<StreamableHttpClientTransport>(
@@ -69,6 +69,26 @@ http::Headers StreamableHttpClientTransport::BaseHeaders(absl::string_view accep
   if (!session_id_.empty()) headers.emplace("mcp-session-id", session_id_);
   if (!protocol_version_.empty()) headers.emplace("mcp-protocol-version", protocol_version_);
   return headers;
+}
+
+std::string StreamableHttpClientTransport::Authorize(http::HttpRequest& request) const {
+  if (options_.authorizer == nullptr) return "";
+  std::string token = options_.authorizer->AccessToken();
+  if (!token.empty()) request.options.bearer_token = token;
+  return token;
+}
+
+absl::Status StreamableHttpClientTransport::Challenge(const http::HttpResponseStream& stream,
+                                                      const std::string& token,
+                                                      int attempt) const {
+  int status = stream.status();
+  if (options_.authorizer == nullptr || (status != 401 && status != 403)) {
+    return absl::UnauthenticatedError("no authorizer");
+  }
+  std::vector<std::string> challenges;
+  auto range = stream.headers().equal_range("www-authenticate");
+  for (auto it = range.first; it != range.second; ++it) challenges.push_back(it->second);
+  return options_.authorizer->OnChallenge(status, challenges, token, attempt);
 }
 
 void StreamableHttpClientTransport::NoteSessionId(const http::HttpResponseStream& stream) {
@@ -196,29 +216,44 @@ absl::Status StreamableHttpClientTransport::Send(const Json& message, const Json
     absl::MutexLock lock(&mu_);
     in_flight_[key] = false;
   }
-  http::HttpRequest request;
-  request.method = "POST";
-  request.url = url_;
-  request.body = DumpJson(message);
-  request.headers = BaseHeaders("application/json, text/event-stream");
-  request.headers.emplace("content-type", "application/json");
-  request.options.deadline = deadline;
-  request.options.timeout = absl::InfiniteDuration();
-  request.options.parse_json = false;
-  auto opened = Open(request);
-  if (!opened.ok()) return opened.status();
-  std::shared_ptr<http::HttpResponseStream> stream = *std::move(opened);
   struct UntrackOnExit {
     StreamableHttpClientTransport* self;
     std::shared_ptr<http::HttpResponseStream>* stream;
     ~UntrackOnExit() { self->Untrack(*stream); }
-  } untrack{this, &stream};
-  NoteSessionId(*stream);
-  int status = stream->status();
-  if (!Is2xx(status)) {
+  };
+  std::shared_ptr<http::HttpResponseStream> stream;
+  int status = 0;
+  // A 401/403 goes to the authorizer (OAuth), which may authorize and have
+  // the request sent again with the new token.
+  for (int attempt = 0;; ++attempt) {
+    http::HttpRequest request;
+    request.method = "POST";
+    request.url = url_;
+    request.body = DumpJson(message);
+    request.headers = BaseHeaders("application/json, text/event-stream");
+    request.headers.emplace("content-type", "application/json");
+    request.options.deadline = deadline;
+    request.options.timeout = absl::InfiniteDuration();
+    request.options.parse_json = false;
+    const std::string token = Authorize(request);
+    auto opened = Open(request);
+    if (!opened.ok()) return opened.status();
+    stream = *std::move(opened);
+    NoteSessionId(*stream);
+    status = stream->status();
+    if (Is2xx(status)) break;
     auto body = ReadBody(*stream);
-    return HttpError(status, body.ok() ? *body : "", had_session);
+    Untrack(stream);
+    absl::Status error = HttpError(status, body.ok() ? *body : "", had_session);
+    if ((status == 401 || status == 403) && options_.authorizer != nullptr) {
+      absl::Status authorized = Challenge(*stream, token, attempt);
+      if (authorized.ok()) continue;
+      return absl::Status(error.code(), absl::StrCat(error.message(), " (authorization: ",
+                                                     authorized.message(), ")"));
+    }
+    return error;
   }
+  UntrackOnExit untrack{this, &stream};
   bool is_request = !request_id.is_null();
   if (!is_request || status == 202) {
     // Notifications and responses: any 2xx is an acknowledgement; the body
@@ -270,6 +305,7 @@ absl::Status StreamableHttpClientTransport::Send(const Json& message, const Json
     get.url = url_;
     get.headers = BaseHeaders("text/event-stream");
     get.headers.emplace("last-event-id", state.last_id);
+    (void)Authorize(get);
     get.options.deadline = deadline;
     get.options.timeout = absl::InfiniteDuration();
     get.options.parse_json = false;
@@ -335,6 +371,7 @@ void StreamableHttpClientTransport::Initialized(absl::string_view protocol_versi
 void StreamableHttpClientTransport::EventStreamLoop(uint64_t generation) {
   ResumeState state;
   int failures = 0;
+  int auth_attempts = 0;
   while (true) {
     http::HttpRequest get;
     get.method = "GET";
@@ -342,6 +379,7 @@ void StreamableHttpClientTransport::EventStreamLoop(uint64_t generation) {
     get.headers = BaseHeaders("text/event-stream");
     if (state.seen_id) get.headers.emplace("last-event-id", state.last_id);
     get.options.parse_json = false;
+    const std::string token = Authorize(get);
     {
       absl::MutexLock lock(&mu_);
       if (closed_ || generation_ != generation) return;
@@ -362,6 +400,18 @@ void StreamableHttpClientTransport::EventStreamLoop(uint64_t generation) {
     // 405 (no such stream), 400/404 (a server that keeps none for this
     // session) and anything else that is not an event stream: the session
     // simply has no server-initiated stream.
+    if ((stream->status() == 401 || stream->status() == 403) &&
+        options_.authorizer != nullptr &&
+        auth_attempts < kMaxEventStreamFailures) {
+      absl::Status authorized = Challenge(*stream, token, auth_attempts++);
+      {
+        absl::MutexLock lock(&mu_);
+        if (get_stream_ == stream) get_stream_.reset();
+      }
+      Untrack(stream);
+      if (authorized.ok()) continue;
+      return;
+    }
     bool usable = Is2xx(stream->status()) && IsEventStream(stream->headers());
     if (usable) {
       failures = 0;
@@ -402,6 +452,7 @@ absl::Status StreamableHttpClientTransport::TerminateSessionOnServer() {
   request.method = "DELETE";
   request.url = url_;
   request.headers = BaseHeaders("application/json, text/event-stream");
+  (void)Authorize(request);
   request.options.timeout = absl::Seconds(5);
   request.options.retry = RetryPolicy::None();
   request.options.parse_json = false;

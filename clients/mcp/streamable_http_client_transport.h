@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "clients/http/http_client.h"
@@ -24,7 +25,22 @@
 
 namespace kei::mcp {
 
-struct StreamableHttpOptions {
+// Authorization for the MCP endpoint (MCP authorization, see oauth_client.h):
+// the bearer token to send, and what to do when the server answers 401/403.
+class HttpAuthorizer {
+ public:
+  virtual ~HttpAuthorizer() = default;
+  // "" to send the transport's own (static) bearer token, if any.
+  virtual std::string AccessToken() = 0;
+  // A 401/403 answered a request sent with `token_used` after `attempt`
+  // earlier authorizations for it; OK means: send it again.
+  virtual absl::Status OnChallenge(int status, const std::vector<std::string>& www_authenticate,
+                                   const std::string& token_used, int attempt) = 0;
+};
+
+// Not "StreamableHttpOptions": that is the server's (cc/mcp/streamable_http.h),
+// and programs that run a server and call one link both.
+struct StreamableHttpClientOptions {
   // Bearer token, extra headers, TLS, connect/header timeout.
   http::HttpClientOptions http;
   // Open the GET stream for server-initiated messages after initialize.
@@ -33,12 +49,14 @@ struct StreamableHttpOptions {
   absl::Duration default_retry = absl::Seconds(1);
   // Resumptions of one request's stream before giving up.
   int max_resumptions = 5;
+  // Optional: OAuth (or any other) authorization of every request.
+  std::shared_ptr<HttpAuthorizer> authorizer;
 };
 
 class StreamableHttpClientTransport final : public McpClientTransport {
  public:
   static absl::StatusOr<std::unique_ptr<StreamableHttpClientTransport>> Create(
-      std::string url, StreamableHttpOptions options);
+      std::string url, StreamableHttpClientOptions options);
   ~StreamableHttpClientTransport() override;
 
   absl::Status Start(MessageHandler on_message, ClosedHandler on_closed) override;
@@ -55,11 +73,16 @@ class StreamableHttpClientTransport final : public McpClientTransport {
   absl::Status TerminateSessionOnServer();
 
  private:
-  StreamableHttpClientTransport(std::string url, StreamableHttpOptions options,
+  StreamableHttpClientTransport(std::string url, StreamableHttpClientOptions options,
                                 std::unique_ptr<http::HttpClient> client)
       : url_(std::move(url)), options_(std::move(options)), client_(std::move(client)) {}
 
   http::Headers BaseHeaders(absl::string_view accept) const;
+  // Sets the authorizer's token on `request`; returns the token ("" if none).
+  std::string Authorize(http::HttpRequest& request) const;
+  // A 401/403 for a request sent with `token`: whether to send it again.
+  absl::Status Challenge(const http::HttpResponseStream& stream, const std::string& token,
+                         int attempt) const;
   void NoteSessionId(const http::HttpResponseStream& stream);
   void NoteSessionId(const http::HttpResponse& response);
   // Reads an SSE answer, delivering messages; true once `request_id`'s
@@ -82,7 +105,7 @@ class StreamableHttpClientTransport final : public McpClientTransport {
   void StopEventStream();
 
   const std::string url_;
-  const StreamableHttpOptions options_;
+  const StreamableHttpClientOptions options_;
   std::unique_ptr<http::HttpClient> client_;
   MessageHandler on_message_;
   ClosedHandler on_closed_;

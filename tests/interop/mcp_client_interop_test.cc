@@ -608,9 +608,11 @@ TEST_F(KeidTest, Keictl) {
 
 // ---- The conformance suite's client scenarios ---------------------------------------
 // `--suite core`: initialize, tools_call, elicitation-sep1034-client-defaults,
-// sse-retry, and the OAuth scenarios listed as expected failures. The mock
-// servers advertise http://localhost:PORT; they listen on 127.0.0.1 only
-// (loopback-only.mjs), and the client tries every address localhost has.
+// sse-retry, and the 14 OAuth scenarios (auth/*: KEIMCPClient's MCP
+// authorization against mock authorization servers, plain http on loopback).
+// The expected-failures file lists none. The mock servers advertise
+// http://localhost:PORT; they listen on 127.0.0.1 only (loopback-only.mjs),
+// and the client tries every address localhost has.
 
 TEST(McpClientConformanceTest, ClientScenarios) {
   std::string dir = InteropDir();
@@ -632,7 +634,8 @@ TEST(McpClientConformanceTest, ClientScenarios) {
   std::cout << result->output << "\n";
   EXPECT_EQ(result->exit_code, 0) << result->output;
   for (const char* scenario :
-       {"initialize", "tools_call", "elicitation-sep1034-client-defaults", "sse-retry"}) {
+       {"initialize", "tools_call", "elicitation-sep1034-client-defaults", "sse-retry",
+        "auth/metadata-default", "auth/scope-step-up", "auth/pre-registration"}) {
     EXPECT_TRUE(absl::StrContains(result->output, scenario)) << scenario;
   }
 }

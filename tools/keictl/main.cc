@@ -37,7 +37,10 @@ Usage:
 
 <target> is grpc://HOST:PORT, grpcs://HOST:PORT (TLS) or HOST:PORT. `call` also
 takes http://, https:// (Connect protocol) and ws://, wss:// (KEI stream
-protocol) URLs of keid's HTTP listener; health and list need gRPC.
+protocol) URLs of keid's HTTP listener, and mcp+http://HOST:PORT/mcp,
+mcp+https://... (unary methods as MCP tool calls, e.g.
+keictl call mcp+http://127.0.0.1:8080/mcp kei.agent.v1.AgentService/Act
+'{"action":"echo","params":{"text":"hi"}}'); health and list need gRPC.
 <method> is package.Service/Method (or package.Service.Method).
 Server-streaming methods print one JSON object per line; client and bidi streams
 take a JSON array of requests.

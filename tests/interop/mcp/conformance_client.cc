@@ -3,13 +3,18 @@
 // KEIMCPClient. The suite starts a mock server per scenario, appends its URL
 // as the last argument and names the scenario in MCP_CONFORMANCE_SCENARIO;
 // this program does what that scenario expects and exits 0, or prints the
-// error and exits 1. OAuth scenarios (auth/*) are not implemented.
+// error and exits 1. For the OAuth scenarios (auth/*) it enables
+// KEIMCPClient's MCP authorization with the headless authorization handler
+// (the mock authorization server redirects at once), the pre-registered
+// client from MCP_CONFORMANCE_CONTEXT when there is one, and a Client ID
+// Metadata Document URL for servers that support those.
 #include <cstdlib>
 #include <iostream>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "clients/mcp/kei_mcp_client.h"
+#include "clients/mcp/oauth_client.h"
 
 namespace {
 
@@ -42,16 +47,24 @@ int main(int argc, char** argv) {
   const char* env = std::getenv("MCP_CONFORMANCE_SCENARIO");
   const std::string scenario = env != nullptr ? env : "";
   const std::string url = argv[argc - 1];
-  if (absl::StartsWith(scenario, "auth/")) {
-    std::cerr << "conformance_client: " << scenario
-              << ": OAuth authorization flows are not implemented by KEIMCPClient\n";
-    return 1;
-  }
+  const bool auth = absl::StartsWith(scenario, "auth/");
 
   kei::McpClientOptions options;
   options.client_name = "kei-conformance-client";
   options.timeout = absl::Seconds(15);
   options.connect_timeout = absl::Seconds(10);
+  if (auth) {
+    options.oauth.enabled = true;
+    options.oauth.authorization_handler = kei::mcp::HeadlessAuthorizationHandler();
+    options.oauth.client_metadata_url = "https://conformance-test.local/client-metadata.json";
+    if (const char* context = std::getenv("MCP_CONFORMANCE_CONTEXT"); context != nullptr) {
+      auto parsed = kei::mcp::ParseJsonText(context);
+      if (parsed.ok() && parsed->is_object()) {
+        options.oauth.client_id = parsed->value("client_id", "");
+        options.oauth.client_secret = parsed->value("client_secret", "");
+      }
+    }
+  }
   // Accept every form; KEIMCPClient fills in the schema's defaults (SEP-1034).
   options.elicitation_handler = [](const Json&) -> absl::StatusOr<Json> {
     return Json{{"action", "accept"}, {"content", Json::object()}};
@@ -62,7 +75,10 @@ int main(int argc, char** argv) {
   if (info.ok()) std::cout << "protocol version: " << info->protocol_version << "\n";
 
   int code;
-  if (scenario == "tools_call") {
+  if (auth) {
+    // The auth mock servers have one tool, "test-tool".
+    code = ListAndCall(**client, "test-tool", Json::object());
+  } else if (scenario == "tools_call") {
     code = ListAndCall(**client, "add_numbers", {{"a", 2}, {"b", 3}});
   } else if (scenario == "elicitation-sep1034-client-defaults") {
     code = ListAndCall(**client, "test_client_elicitation_defaults", Json::object());
