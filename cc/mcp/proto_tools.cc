@@ -100,6 +100,11 @@ std::string ToolNameForMethod(const gp::MethodDescriptor* method) {
   return absl::StrCat(method->service()->name(), "_", method->name());
 }
 
+std::string FallbackToolName(const gp::MethodDescriptor* method) {
+  return absl::StrCat(absl::StrReplaceAll(method->service()->full_name(), {{".", "_"}}), "_",
+                      method->name());
+}
+
 std::string ToolNameForMethod(const MethodHandler& method) {
   return ToolNameForMethod(method.info.descriptor);
 }
@@ -175,7 +180,7 @@ absl::Status AddProtoTools(McpServer& server, const Dispatcher& dispatcher) {
     }
     absl::Status added = server.AddTool(*tool);
     if (added.code() == absl::StatusCode::kAlreadyExists) {
-      tool->name = absl::StrReplaceAll(method->info.full_name, {{".", "_"}, {"/", "_"}});
+      tool->name = FallbackToolName(method->info.descriptor);
       added = server.AddTool(*std::move(tool));
     }
     if (!added.ok()) return added;

@@ -20,6 +20,10 @@ namespace kei::mcp {
 // sides always agree.
 std::string ToolNameForMethod(const google::protobuf::MethodDescriptor* method);
 std::string ToolNameForMethod(const MethodHandler& method);
+// The name a method's tool gets when ToolNameForMethod's is taken (two
+// services with the same simple name): the full method name with '.' and '/'
+// as '_'.
+std::string FallbackToolName(const google::protobuf::MethodDescriptor* method);
 
 // Builds the tool for one unary method.
 absl::StatusOr<Tool> ToolForMethod(const MethodHandler& method, const Dispatcher& dispatcher);

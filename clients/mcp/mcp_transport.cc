@@ -7,7 +7,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "cc/codec/json_codec.h"
 #include "cc/mcp/jsonrpc.h"
 #include "cc/mcp/proto_tools.h"
@@ -32,12 +31,6 @@ absl::Time DeadlineFor(const CallOptions& options, const ClientConfig& config) {
     deadline = absl::Now() + config.default_timeout;
   }
   return deadline;
-}
-
-// What the server names a method's tool when the plain name is taken
-// (cc/mcp/proto_tools.cc AddProtoTools).
-std::string ClashFallbackName(const MethodInfo& method) {
-  return absl::StrReplaceAll(method.full_name, {{".", "_"}, {"/", "_"}});
 }
 
 void AddMetadata(const Metadata& metadata, Metadata* headers) {
@@ -252,7 +245,7 @@ std::string McpTransport::ToolName(const MethodInfo& method) {
     LearnTools(**client, absl::InfiniteFuture());
   }
   std::string name = mcp::ToolNameForMethod(method.descriptor);
-  std::string fallback = ClashFallbackName(method);
+  std::string fallback = mcp::FallbackToolName(method.descriptor);
   absl::MutexLock lock(&mu_);
   return tools_.count(fallback) > 0 ? fallback : name;
 }
@@ -314,7 +307,7 @@ AttemptOutcome McpTransport::Unary(const MethodInfo& method, const Message& requ
   LearnTools(*client, deadline);
   std::string tool = mcp::ToolNameForMethod(method.descriptor);
   {
-    std::string fallback = ClashFallbackName(method);
+    std::string fallback = mcp::FallbackToolName(method.descriptor);
     absl::MutexLock lock(&mu_);
     if (tools_.count(fallback) > 0) tool = std::move(fallback);
   }
