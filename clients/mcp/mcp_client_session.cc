@@ -124,6 +124,7 @@ absl::Status McpClientSession::Initialize() {
   }
   transport_->Initialized(version);
   if (absl::Status s = Notify("notifications/initialized"); !s.ok()) return s;
+  transport_->OpenServerChannel();
   // A new session knows nothing of the old one's subscriptions.
   for (const auto& uri : resubscribe) {
     (void)RequestOnce("resources/subscribe", {{"uri", uri}}, {}, &ignored);

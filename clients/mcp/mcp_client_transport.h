@@ -52,6 +52,10 @@ class McpClientTransport {
   // MCP-Protocol-Version by HTTP) and the moment to open server-initiated
   // streams.
   virtual void Initialized(absl::string_view protocol_version) {}
+  // After notifications/initialized: opens the channel for server-initiated
+  // messages (Streamable HTTP's GET stream) and returns once the server has
+  // answered it, so what the server sends there is not missed.
+  virtual void OpenServerChannel() {}
   // Before initializing again: drop the old session's state.
   virtual void ResetSession() {}
 

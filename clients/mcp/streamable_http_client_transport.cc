@@ -15,6 +15,8 @@ namespace {
 
 constexpr size_t kMaxErrorBody = 64 * 1024;
 constexpr int kMaxEventStreamFailures = 3;
+// How long the first requests after initialize wait for the GET stream to open.
+constexpr absl::Duration kEventStreamOpenWait = absl::Seconds(2);
 
 bool Is2xx(int status) { return status >= 200 && status < 300; }
 
@@ -363,9 +365,20 @@ void StreamableHttpClientTransport::Initialized(absl::string_view protocol_versi
   StopEventStream();
   absl::MutexLock lock(&mu_);
   protocol_version_ = std::string(protocol_version);
+}
+
+void StreamableHttpClientTransport::OpenServerChannel() {
+  StopEventStream();
+  absl::MutexLock lock(&mu_);
   if (closed_ || !options_.open_event_stream) return;
   uint64_t generation = ++generation_;
   event_stream_ = std::thread([this, generation] { EventStreamLoop(generation); });
+  // Servers may drop what they send while no GET stream is open (the SDK's
+  // does), so the first requests wait until the server has answered the GET.
+  auto answered = [this, generation]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return closed_ || generation_ != generation || answered_generation_ == generation;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&answered), kEventStreamOpenWait);
 }
 
 void StreamableHttpClientTransport::EventStreamLoop(uint64_t generation) {
@@ -385,6 +398,10 @@ void StreamableHttpClientTransport::EventStreamLoop(uint64_t generation) {
       if (closed_ || generation_ != generation) return;
     }
     auto opened = Open(get);
+    {
+      absl::MutexLock lock(&mu_);
+      if (generation_ == generation) answered_generation_ = generation;
+    }
     if (!opened.ok()) {
       if (opened.status().code() == absl::StatusCode::kCancelled) return;
       if (++failures > kMaxEventStreamFailures) return;

@@ -62,6 +62,7 @@ class StreamableHttpClientTransport final : public McpClientTransport {
   absl::Status Start(MessageHandler on_message, ClosedHandler on_closed) override;
   absl::Status Send(const Json& message, const Json& request_id, absl::Time deadline) override;
   void Initialized(absl::string_view protocol_version) override;
+  void OpenServerChannel() override;
   void ResetSession() override;
   void Close() override;
   std::string name() const override { return "streamable-http"; }
@@ -117,6 +118,8 @@ class StreamableHttpClientTransport final : public McpClientTransport {
   std::set<std::shared_ptr<http::HttpResponseStream>> open_streams_ ABSL_GUARDED_BY(mu_);
   // The GET stream's thread; a new generation per session.
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  // The generation whose GET stream the server has answered (any status).
+  uint64_t answered_generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::shared_ptr<http::HttpResponseStream> get_stream_ ABSL_GUARDED_BY(mu_);
   // Requests in Send (by their id's JSON) and whether their response arrived
   // on any stream.

@@ -16,9 +16,11 @@
 #include <climits>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "clients/mcp/kei_mcp_client.h"
@@ -607,12 +609,37 @@ TEST_F(KeidTest, Keictl) {
 }
 
 // ---- The conformance suite's client scenarios ---------------------------------------
-// `--suite core`: initialize, tools_call, elicitation-sep1034-client-defaults,
-// sse-retry, and the 14 OAuth scenarios (auth/*: KEIMCPClient's MCP
-// authorization against mock authorization servers, plain http on loopback).
-// The expected-failures file lists none. The mock servers advertise
-// http://localhost:PORT; they listen on 127.0.0.1 only (loopback-only.mjs),
-// and the client tries every address localhost has.
+// Every scenario of `--suite core` for 2025-11-25: initialize, tools_call,
+// elicitation-sep1034-client-defaults, sse-retry, and the 14 OAuth scenarios
+// (auth/*: KEIMCPClient's MCP authorization against mock authorization
+// servers, plain http on loopback). They run one at a time: the suite's own
+// parallel mode starts 18 servers and clients at once, which on a 2-core
+// machine makes timing checks (sse-retry's 450-700 ms reconnect window) fail
+// for reasons that are not the client's. A scenario listed in
+// mcp/conformance_client_expected_failures.yaml may fail; one that passes
+// anyway fails the test (the list must stay exact). The mock servers
+// advertise http://localhost:PORT; they listen on 127.0.0.1 only
+// (loopback-only.mjs), and the client tries every address localhost has.
+
+// The scenario names under `client:` in the expected-failures YAML file.
+std::set<std::string> ExpectedClientFailures(const std::string& path) {
+  std::set<std::string> names;
+  std::ifstream in(path);
+  std::string line;
+  bool in_client = false;
+  while (std::getline(in, line)) {
+    absl::string_view text = absl::StripAsciiWhitespace(line);
+    if (text.empty() || text[0] == '#') continue;
+    if (!absl::StartsWith(line, " ") && !absl::StartsWith(line, "-")) {
+      in_client = absl::StartsWith(text, "client:");
+      continue;
+    }
+    if (in_client && absl::ConsumePrefix(&text, "- ")) {
+      names.insert(std::string(absl::StripAsciiWhitespace(text.substr(0, text.find('#')))));
+    }
+  }
+  return names;
+}
 
 TEST(McpClientConformanceTest, ClientScenarios) {
   std::string dir = InteropDir();
@@ -622,21 +649,31 @@ TEST(McpClientConformanceTest, ClientScenarios) {
   ASSERT_FALSE(client.empty()) << "mcp_conformance_client binary not found";
   char resolved[PATH_MAX];
   ASSERT_NE(::realpath(client.c_str(), resolved), nullptr);
+  std::set<std::string> expected_failures =
+      ExpectedClientFailures(dir + "/mcp/conformance_client_expected_failures.yaml");
   std::string out_dir = absl::StrCat(TempDir(), "/mcp-client-conformance-", ::getpid());
-  auto result = RunCommand(
-      {"node", "--import", dir + "/mcp/loopback-only.mjs", "--import",
-       dir + "/mcp/shim-register.mjs",
-       dir + "/node_modules/@modelcontextprotocol/conformance/dist/index.js", "client", "--command",
-       resolved, "--suite", "core", "--expected-failures",
-       dir + "/mcp/conformance_client_expected_failures.yaml", "--timeout", "20000", "-o", out_dir},
-      absl::Minutes(5));
-  ASSERT_TRUE(result.ok()) << result.status();
-  std::cout << result->output << "\n";
-  EXPECT_EQ(result->exit_code, 0) << result->output;
   for (const char* scenario :
        {"initialize", "tools_call", "elicitation-sep1034-client-defaults", "sse-retry",
-        "auth/metadata-default", "auth/scope-step-up", "auth/pre-registration"}) {
-    EXPECT_TRUE(absl::StrContains(result->output, scenario)) << scenario;
+        "auth/metadata-default", "auth/metadata-var1", "auth/metadata-var2",
+        "auth/metadata-var3", "auth/basic-cimd", "auth/scope-from-www-authenticate",
+        "auth/scope-from-scopes-supported", "auth/scope-omitted-when-undefined",
+        "auth/scope-step-up", "auth/scope-retry-limit", "auth/token-endpoint-auth-basic",
+        "auth/token-endpoint-auth-post", "auth/token-endpoint-auth-none",
+        "auth/pre-registration"}) {
+    auto result = RunCommand(
+        {"node", "--import", dir + "/mcp/loopback-only.mjs", "--import",
+         dir + "/mcp/shim-register.mjs",
+         dir + "/node_modules/@modelcontextprotocol/conformance/dist/index.js", "client",
+         "--command", resolved, "--scenario", scenario, "--timeout", "20000", "-o", out_dir},
+        absl::Minutes(2));
+    ASSERT_TRUE(result.ok()) << scenario << ": " << result.status();
+    bool passed = result->exit_code == 0;
+    std::cout << (passed ? "pass " : "FAIL ") << scenario << "\n";
+    if (expected_failures.count(scenario)) {
+      EXPECT_FALSE(passed) << scenario << " passes: remove it from the expected failures";
+    } else {
+      EXPECT_TRUE(passed) << scenario << ":\n" << result->output;
+    }
   }
 }
 
