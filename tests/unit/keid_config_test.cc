@@ -93,6 +93,29 @@ TEST(KeidConfigTest, WebSocketSection) {
   EXPECT_FALSE(ApplyJsonConfig(R"({"websocket": {"bogus": 1}})", &config).ok());
 }
 
+TEST(KeidConfigTest, McpSection) {
+  KeidConfig config;
+  ASSERT_TRUE(ApplyJsonConfig(kEmbeddedDefaults, &config).ok());
+  EXPECT_EQ(config.server.mcp_http.path, "/mcp");
+  EXPECT_EQ(config.server.mcp.page_size, 100u);
+  ASSERT_TRUE(ApplyJsonConfig(R"({"mcp": {"path": "/tools/mcp",
+      "allowed_origins": ["https://app.example.com"], "session_idle_timeout_ms": 5000,
+      "page_size": 7}})", &config).ok());
+  EXPECT_EQ(config.server.mcp_http.path, "/tools/mcp");
+  EXPECT_EQ(config.server.mcp_http.allowed_origins,
+            std::vector<std::string>{"https://app.example.com"});
+  EXPECT_EQ(config.server.mcp.session_idle_timeout, absl::Seconds(5));
+  EXPECT_EQ(config.server.mcp.page_size, 7u);
+  EXPECT_THAT(ConfigToJson(config), HasSubstr("https://app.example.com"));
+  ASSERT_TRUE(ApplyJsonConfig(R"({"mcp": {"path": ""}})", &config).ok());
+  EXPECT_TRUE(config.server.mcp_http.path.empty());
+  EXPECT_THAT(Message(Apply(R"({"mcp": {"path": "mcp"}})")), HasSubstr("mcp.path"));
+  EXPECT_THAT(Message(Apply(R"({"mcp": {"page_size": 0}})")), HasSubstr("mcp.page_size"));
+  EXPECT_THAT(Message(Apply(R"({"mcp": {"allowed_origins": [1]}})")),
+              HasSubstr("mcp.allowed_origins"));
+  EXPECT_THAT(Message(Apply(R"({"mcp": {"bogus": 1}})")), HasSubstr("mcp.bogus"));
+}
+
 TEST(KeidConfigTest, EveryKeyApplies) {
   KeidConfig config;
   ASSERT_TRUE(ApplyJsonConfig(R"({
@@ -294,6 +317,15 @@ TEST(KeidCommandLineTest, FlagsSetOptions) {
   EXPECT_EQ(config->log_level, "warn");
   EXPECT_EQ(config->server.tls.cert_file, "c.pem");
   EXPECT_EQ(config->server.tls.key_file, "k.pem");
+}
+
+TEST(KeidCommandLineTest, McpStdioFlag) {
+  auto plain = Parse({});
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_FALSE(plain->mcp_stdio);
+  auto stdio = Parse({"--mcp-stdio"});
+  ASSERT_TRUE(stdio.ok()) << stdio.status();
+  EXPECT_TRUE(stdio->mcp_stdio);
 }
 
 TEST(KeidCommandLineTest, FlagsOverrideTheConfigFileWhereverTheyAppear) {
