@@ -7,8 +7,10 @@ namespace kei::mcp {
 
 std::string EventStream::Append(std::string data) {
   absl::MutexLock lock(&mu_);
+  bytes_ += data.size();
   events_.push_back(std::move(data));
-  while (events_.size() > capacity_) {
+  while (events_.size() > 1 && (events_.size() > capacity_ || bytes_ > max_bytes_)) {
+    bytes_ -= events_.front().size();
     events_.pop_front();
     ++first_;
   }

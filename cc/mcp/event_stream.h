@@ -1,8 +1,9 @@
 // One server-sent-event stream of an MCP session, kept after it is written so a
 // client that lost the connection can resume it with Last-Event-ID
 // (Streamable HTTP resumability). Events are numbered per stream; the buffer
-// keeps the newest `capacity` events, so memory stays bounded however long
-// the stream lives or however long the client stays away.
+// keeps the newest events up to a count and a byte budget, so memory stays
+// bounded however long the stream lives or however long the client stays
+// away.
 #pragma once
 
 #include <deque>
@@ -19,7 +20,10 @@ namespace kei::mcp {
 
 class EventStream {
  public:
-  EventStream(std::string id, size_t capacity) : id_(std::move(id)), capacity_(capacity) {}
+  // Keeps at most `capacity` events and `max_bytes` of event data (the
+  // newest; one event is always kept).
+  EventStream(std::string id, size_t capacity, size_t max_bytes = 4 * 1024 * 1024)
+      : id_(std::move(id)), capacity_(capacity), max_bytes_(max_bytes) {}
 
   const std::string& id() const { return id_; }
 
@@ -54,8 +58,10 @@ class EventStream {
  private:
   const std::string id_;
   const size_t capacity_;
+  const size_t max_bytes_;
   mutable absl::Mutex mu_;
   std::deque<std::string> events_ ABSL_GUARDED_BY(mu_);
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t first_ ABSL_GUARDED_BY(mu_) = 0;  // sequence of events_.front()
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t wakes_ ABSL_GUARDED_BY(mu_) = 0;

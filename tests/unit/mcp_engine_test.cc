@@ -87,6 +87,17 @@ TEST(EventStreamTest, ResumesFromAnEventIdAndStaysBounded) {
   EXPECT_FALSE(EventStream::ParseEventId("garbage", &id, &from));
 }
 
+TEST(EventStreamTest, StaysWithinItsByteBudget) {
+  EventStream stream("g", 1000, 100);
+  for (int i = 0; i < 50; ++i) stream.Append(std::string(30, 'x'));
+  CancellationToken never;
+  EventStream::Batch kept = stream.Read(0, absl::ZeroDuration(), never);
+  EXPECT_EQ(kept.events.size(), 3u) << "3 x 30 bytes fit in 100";
+  EXPECT_EQ(kept.next, 50u);
+  stream.Append(std::string(500, 'y'));  // larger than the budget: kept alone
+  EXPECT_EQ(stream.Read(0, absl::ZeroDuration(), never).events.size(), 1u);
+}
+
 TEST(McpServerTest, RequiresInitializeAndValidatesRegistrations) {
   McpServer server;
   EXPECT_FALSE(server.AddTool(Tool{.name = "bad name"}).ok());
