@@ -19,16 +19,6 @@
 namespace kei::testing {
 namespace {
 
-// The directory the interop peers are installed in (tests/interop, with
-// node_modules), through the real path of a file Bazel copies as a symlink.
-std::string InteropDir() {
-  std::string package = FindTestFile("tests/interop/package.json", "KEI_INTEROP_PACKAGE_JSON");
-  char resolved[PATH_MAX];
-  if (package.empty() || ::realpath(package.c_str(), resolved) == nullptr) return "";
-  std::string path(resolved);
-  return path.substr(0, path.rfind('/'));
-}
-
 TEST(McpConformanceTest, ServerScenarios) {
   std::string dir = InteropDir();
   ASSERT_FALSE(dir.empty());

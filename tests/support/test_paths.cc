@@ -1,5 +1,6 @@
 #include "tests/support/test_paths.h"
 
+#include <climits>
 #include <cstdlib>
 #include <sys/stat.h>
 
@@ -30,6 +31,14 @@ std::string FindTestFile(absl::string_view workspace_path, const char* env_var) 
     if (Exists(path)) return path;
   }
   return "";
+}
+
+std::string InteropDir() {
+  std::string package = FindTestFile("tests/interop/package.json", "KEI_INTEROP_PACKAGE_JSON");
+  char resolved[PATH_MAX];
+  if (package.empty() || ::realpath(package.c_str(), resolved) == nullptr) return "";
+  std::string path(resolved);
+  return path.substr(0, path.rfind('/'));
 }
 
 }  // namespace kei::testing

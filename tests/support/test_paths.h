@@ -14,4 +14,9 @@ namespace kei::testing {
 // $KEI_SOURCE_DIR/<path>. Returns "" when none exists.
 std::string FindTestFile(absl::string_view workspace_path, const char* env_var);
 
+// The directory the Node.js interop peers are installed in (tests/interop,
+// with its node_modules), through the real path of its package.json (Bazel
+// runfiles are symlinks into the source tree); "" if not found.
+std::string InteropDir();
+
 }  // namespace kei::testing
