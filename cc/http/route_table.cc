@@ -10,10 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "cc/registry/kit_option.h"
 #include "google/protobuf/descriptor.pb.h"
-#include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/message.h"
-#include "google/protobuf/unknown_field_set.h"
 
 namespace kei::http {
 namespace {
@@ -116,46 +115,14 @@ HttpRuleData ReadRule(const gp::Message& rule) {
 
 // The method's rule; nullopt if it has none.
 absl::StatusOr<std::optional<HttpRuleData>> FindRule(const gp::MethodDescriptor* method) {
-  const gp::Message& options = method->options();
-  const gp::Reflection* r = options.GetReflection();
-  // A known extension: the generated one is linked in (the usual case).
-  std::vector<const gp::FieldDescriptor*> fields;
-  r->ListFields(options, &fields);
-  for (const gp::FieldDescriptor* f : fields) {
-    if (f->is_extension() && f->full_name() == kHttpExtension &&
-        f->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
-      return std::optional<HttpRuleData>(ReadRule(r->GetMessage(options, f)));
-    }
-  }
-  // Otherwise it is still on the wire, as an unknown field: parse it with the
-  // HttpRule type from the method's own pool.
-  std::string bytes;
-  bool found = false;
-  const gp::UnknownFieldSet& unknown = r->GetUnknownFields(options);
-  for (int i = 0; i < unknown.field_count(); ++i) {
-    const gp::UnknownField& f = unknown.field(i);
-    if (f.number() == kHttpExtensionNumber && f.type() == gp::UnknownField::TYPE_LENGTH_DELIMITED) {
-      bytes += f.length_delimited();  // repeated occurrences merge
-      found = true;
-    }
-  }
-  if (!found) return std::optional<HttpRuleData>();
-  const gp::Descriptor* type = method->file()->pool()->FindMessageTypeByName(kHttpRuleType);
-  if (type == nullptr) {
-    type = gp::DescriptorPool::generated_pool()->FindMessageTypeByName(kHttpRuleType);
-  }
-  if (type == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("method ", method->full_name(),
-                                                   " has a kei.v1.http option, but ",
-                                                   kHttpRuleType, " is not a known type"));
-  }
-  gp::DynamicMessageFactory factory;
-  std::unique_ptr<gp::Message> rule(factory.GetPrototype(type)->New());
-  if (!rule->ParseFromString(bytes)) {
+  auto rule = FindKitOption(method->options(), method->file()->pool(), kHttpExtension,
+                            kHttpExtensionNumber, kHttpRuleType);
+  if (!rule.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("method ", method->full_name(), ": cannot parse its kei.v1.http option"));
+        absl::StrCat("method ", method->full_name(), ": ", rule.status().message()));
   }
-  return std::optional<HttpRuleData>(ReadRule(*rule));
+  if (*rule == nullptr) return std::optional<HttpRuleData>();
+  return std::optional<HttpRuleData>(ReadRule(**rule));
 }
 
 class Builder {

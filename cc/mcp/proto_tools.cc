@@ -4,9 +4,9 @@
 #include "absl/strings/str_replace.h"
 #include "cc/codec/json_codec.h"
 #include "cc/mcp/json_schema.h"
+#include "cc/registry/kit_option.h"
 #include "cc/registry/proto_comments.h"
 #include "google/protobuf/descriptor.pb.h"
-#include "google/protobuf/dynamic_message.h"
 
 namespace kei::mcp {
 namespace {
@@ -54,36 +54,14 @@ McpOptions ReadOptions(const gp::Message& m) {
   return out;
 }
 
-// Read through reflection (a known extension, or unknown bytes parsed with the
-// type from the method's pool), so methods from descriptor sets loaded at run
-// time work as well as compiled-in ones.
+// Read through reflection, so methods from descriptor sets loaded at run time
+// work as well as compiled-in ones. An option that cannot be read counts as
+// absent (the method keeps its derived name and description).
 McpOptions FindOptions(const gp::MethodDescriptor* method) {
-  const gp::Message& options = method->options();
-  const gp::Reflection* r = options.GetReflection();
-  std::vector<const gp::FieldDescriptor*> fields;
-  r->ListFields(options, &fields);
-  for (const gp::FieldDescriptor* f : fields) {
-    if (f->is_extension() && f->full_name() == kMcpExtension &&
-        f->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
-      return ReadOptions(r->GetMessage(options, f));
-    }
-  }
-  std::string bytes;
-  const gp::UnknownFieldSet& unknown = r->GetUnknownFields(options);
-  for (int i = 0; i < unknown.field_count(); ++i) {
-    const gp::UnknownField& f = unknown.field(i);
-    if (f.number() == kMcpExtensionNumber && f.type() == gp::UnknownField::TYPE_LENGTH_DELIMITED) {
-      bytes += f.length_delimited();
-    }
-  }
-  if (bytes.empty()) return {};
-  const gp::Descriptor* type = method->file()->pool()->FindMessageTypeByName(kMcpOptionsType);
-  if (type == nullptr) type = gp::DescriptorPool::generated_pool()->FindMessageTypeByName(kMcpOptionsType);
-  if (type == nullptr) return {};
-  gp::DynamicMessageFactory factory;
-  std::unique_ptr<gp::Message> parsed(factory.GetPrototype(type)->New());
-  if (!parsed->ParseFromString(bytes)) return {};
-  return ReadOptions(*parsed);
+  auto found = FindKitOption(method->options(), method->file()->pool(), kMcpExtension,
+                             kMcpExtensionNumber, kMcpOptionsType);
+  if (!found.ok() || *found == nullptr) return {};
+  return ReadOptions(**found);
 }
 
 const JsonCodec& Codec() {
