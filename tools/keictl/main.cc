@@ -1,10 +1,13 @@
 // keictl: the kit's command-line client, grpcurl-style. JSON in, JSON out, for
 // any method a server offers (compiled-in descriptors, --protoset files, or the
 // server's reflection service), and for any MCP server's tools, resources and
-// prompts (KEIMCPClient); a failed call exits non-zero with its code.
+// prompts (KEIMCPClient), and for the KEI bus (bus_command.h); a failed call
+// exits non-zero with its code.
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +24,7 @@
 #include "clients/json_call.h"
 #include "clients/mcp/kei_mcp_client.h"
 #include "clients/protocol_client_factory.h"
+#include "tools/keictl/bus_command.h"
 
 namespace {
 
@@ -34,6 +38,9 @@ Usage:
   keictl [flags] mcp call      <mcp-target> <tool> [JSON] call a tool; JSON arguments (default {})
   keictl [flags] mcp resources <mcp-target>               its resources and resource templates
   keictl [flags] mcp prompts   <mcp-target>               its prompts
+  keictl [flags] bus pub     <bus-target> <topic> <data>  publish a message
+  keictl [flags] bus sub     <bus-target> <pattern>       print deliveries as they come
+  keictl [flags] bus request <bus-target> <topic> <data>  send a request, print the reply
 
 <target> is grpc://HOST:PORT, grpcs://HOST:PORT (TLS) or HOST:PORT. `call` also
 takes http://, https:// (Connect protocol) and ws://, wss:// (KEI stream
@@ -50,6 +57,18 @@ REST tool API (tools and call only), or a command that speaks MCP on stdio,
 quoted when it has spaces: keictl mcp tools "keid --mcp-stdio". `mcp call`
 prints the tool result; a result with "isError": true exits 2. For a stdio
 server, --token is handed to it as $KEI_TOKEN (what keid --mcp-stdio reads).
+<bus-target> is a KEI bus (kei.bus.v1.Bus): grpc://, grpcs://, ws:// or wss://.
+Bus commands print one JSON object per line. `bus pub` sends <data> as given
+and prints {"id", "sequence", "duplicate"}. `bus sub` prints each delivery
+(topic, sequence, id, source, type, time, attempt, and data: JSON content as
+JSON, text as a string, other bytes as data_base64); a <pattern> may use `*`
+for one token and a final `>` for the rest (agent.*.events, agent.>). It runs
+until --count deliveries were printed or, with --timeout-ms, until that long
+passes without one: exit 0 if it printed any, 4 (DEADLINE_EXCEEDED) if none
+came. With --group it joins that durable consumer group and acks each
+delivery once printed (--no-ack leaves them to be redelivered). `bus request`
+waits --timeout-ms for the first reply: 14 (UNAVAILABLE) when nothing
+subscribes to the topic, 4 (DEADLINE_EXCEEDED) when no reply came in time.
 
 Flags:
   --token TOKEN        send "authorization: Bearer TOKEN"
@@ -63,6 +82,19 @@ Flags:
   --protoset FILE      descriptor set (protoc --descriptor_set_out --include_imports)
   --compact            one-line JSON output
   --help               this help
+
+Bus flags:
+  --type T             CloudEvents type of the message (pub, request)
+  --source S           CloudEvents source, e.g. kei://agent/planner (pub, request)
+  --id ID              message id, the de-duplication key (default: a random UUID)
+  --content-type CT    datacontenttype (default: application/json when <data>
+                       parses as JSON, else text/plain)
+  --group G            sub: join consumer group G (at-least-once, acked)
+  --from POSITION      sub: start at new (default: new messages only), all
+                       (every retained one), a sequence number, or an RFC 3339
+                       time (messages published then or later)
+  --count N            sub: exit after N deliveries
+  --ack, --no-ack      sub: ack group deliveries once printed (default), or not
 
 Exit status: 0 on success, the canonical gRPC code number (1-16) when a call
 fails (e.g. 3 for INVALID_ARGUMENT, 14 for UNAVAILABLE), 64 for usage errors.
@@ -219,6 +251,8 @@ int RunMcp(const Options& options) {
 int Main(int argc, char** argv) {
   Options options;
   options.call.timeout = absl::Seconds(30);
+  bool timeout_set = false;
+  std::vector<std::pair<std::string, std::string>> bus_flags;
   std::string cacert, cert, key;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -243,6 +277,7 @@ int Main(int argc, char** argv) {
       int64_t ms = 0;
       if (!value(&v) || !absl::SimpleAtoi(v, &ms) || ms <= 0) return Usage("--timeout-ms needs a positive integer");
       options.call.timeout = absl::Milliseconds(ms);
+      timeout_set = true;
     } else if (arg == "--cacert") {
       if (!value(&cacert)) return Usage("--cacert needs a file");
     } else if (arg == "--cert") {
@@ -256,6 +291,9 @@ int Main(int argc, char** argv) {
       options.protosets.push_back(v);
     } else if (arg == "--compact") {
       options.compact = true;
+    } else if (bool takes_value = false; keictl::IsBusFlag(arg, &takes_value)) {
+      if (takes_value && !value(&v)) return Usage(absl::StrCat(arg, " needs a value"));
+      bus_flags.emplace_back(arg, takes_value ? v : "");
     } else if (absl::StartsWith(arg, "-") && arg != "-") {
       return Usage(absl::StrCat("unknown flag ", arg));
     } else {
@@ -267,6 +305,20 @@ int Main(int argc, char** argv) {
   options.config.tls.key_file = key;
   options.config.retry = kei::RetryPolicy::None();
   if (!options.positional.empty() && options.positional[0] == "mcp") return RunMcp(options);
+  if (!options.positional.empty() && options.positional[0] == "bus") {
+    auto command = keictl::ParseBusCommand(
+        std::vector<std::string>(options.positional.begin() + 1, options.positional.end()),
+        bus_flags,
+        timeout_set ? std::optional<absl::Duration>(options.call.timeout) : std::nullopt);
+    if (!command.ok()) return Usage(std::string(command.status().message()));
+    auto client = kei::KEIBusClient::Connect(command->url, options.config);
+    if (!client.ok()) return Usage(std::string(client.status().message()));
+    absl::Status status = keictl::RunBusCommand(**client, *command, options.call, std::cout);
+    return status.ok() ? 0 : Fail(status);
+  }
+  if (!bus_flags.empty()) {
+    return Usage(absl::StrCat(bus_flags[0].first, " is a flag of the bus commands"));
+  }
   if (options.positional.size() < 2) return Usage("expected a command and a target");
   const std::string& command = options.positional[0];
   const std::string& target = options.positional[1];

@@ -61,10 +61,31 @@ const char kEmbeddedDefaults[] = R"({
   "agent": {
     "event_capacity": 10000
   },
+  "bus": {
+    "engine": "embedded",
+    "storage": "memory",
+    "directory": "",
+    "fsync": "interval",
+    "fsync_interval_ms": 1000,
+    "segment_bytes": 67108864,
+    "retention": {
+      "max_age_ms": 0,
+      "max_bytes": 268435456,
+      "max_messages": 0
+    },
+    "duplicate_window_ms": 120000,
+    "max_message_bytes": 1048576,
+    "nats": {
+      "url": "nats://127.0.0.1:4222",
+      "stream": "KEI",
+      "subject_prefix": "kei"
+    }
+  },
   "log_level": "info"
 })";
 
-const char kUsage[] = R"(keid - the KEI Kit server: serves the KEI agent service (and topics) over
+const char kUsage[] = R"(keid - the KEI Kit server: serves the KEI agent service, the KEI bus
+(kei.bus.v1.Bus: publish, subscribe, consumer groups, request/reply) and topics over
 gRPC, HTTP (Connect, REST), WebSocket and MCP (every unary method is an MCP tool).
 
 Usage: keid [flags]
@@ -87,6 +108,10 @@ Flags:
   --max-message-bytes N     largest message accepted or sent
   --max-concurrent-calls N  calls in flight before RESOURCE_EXHAUSTED (0 = unbounded)
   --shutdown-grace-ms N     how long SIGTERM lets in-flight calls finish
+  --bus-dir DIR             keep the embedded bus on disk in DIR (durable log and consumer
+                            groups; config bus.storage "file" + bus.directory); default:
+                            in memory
+  --bus-nats URL            use NATS JetStream at URL as the bus (config bus.engine "nats")
   --mcp-stdio               serve MCP on stdin/stdout (newline-delimited JSON-RPC) instead
                             of the network: no HTTP listener, gRPC only on a free loopback
                             port; logs go to stderr; exits at end of input
@@ -200,6 +225,82 @@ absl::Status AddCredential(const std::string& flag, const std::string& value,
   return absl::OkStatus();
 }
 
+absl::Status ApplyBusConfig(const Reader& bus, bus::BusConfig* c) {
+  KEI_RETURN_IF_ERROR(bus.CheckKeys({"engine", "storage", "directory", "fsync",
+                                     "fsync_interval_ms", "segment_bytes", "retention",
+                                     "duplicate_window_ms", "max_message_bytes", "nats"}));
+  std::string engine = c->engine == bus::BusConfig::Engine::kNats ? "nats" : "embedded";
+  KEI_RETURN_IF_ERROR(bus.String("engine", &engine));
+  if (engine != "embedded" && engine != "nats") {
+    return absl::InvalidArgumentError("config: 'bus.engine' must be embedded or nats");
+  }
+  c->engine = engine == "nats" ? bus::BusConfig::Engine::kNats : bus::BusConfig::Engine::kEmbedded;
+  std::string storage = c->storage == bus::BusConfig::Storage::kFile ? "file" : "memory";
+  KEI_RETURN_IF_ERROR(bus.String("storage", &storage));
+  if (storage != "memory" && storage != "file") {
+    return absl::InvalidArgumentError("config: 'bus.storage' must be memory or file");
+  }
+  c->storage = storage == "file" ? bus::BusConfig::Storage::kFile : bus::BusConfig::Storage::kMemory;
+  KEI_RETURN_IF_ERROR(bus.String("directory", &c->directory));
+  std::string fsync = c->fsync == bus::FsyncPolicy::kEveryWrite ? "always"
+                      : c->fsync == bus::FsyncPolicy::kNever    ? "never"
+                                                                : "interval";
+  KEI_RETURN_IF_ERROR(bus.String("fsync", &fsync));
+  if (fsync == "always") {
+    c->fsync = bus::FsyncPolicy::kEveryWrite;
+  } else if (fsync == "interval") {
+    c->fsync = bus::FsyncPolicy::kInterval;
+  } else if (fsync == "never") {
+    c->fsync = bus::FsyncPolicy::kNever;
+  } else {
+    return absl::InvalidArgumentError("config: 'bus.fsync' must be always, interval or never");
+  }
+  int64_t n = absl::ToInt64Milliseconds(c->fsync_interval);
+  KEI_RETURN_IF_ERROR(bus.Int("fsync_interval_ms", 1, 3600000, &n));
+  c->fsync_interval = absl::Milliseconds(n);
+  n = static_cast<int64_t>(c->segment_bytes);
+  KEI_RETURN_IF_ERROR(bus.Int("segment_bytes", 4096, int64_t{1} << 40, &n));
+  c->segment_bytes = static_cast<uint64_t>(n);
+  if (bus.Has("retention")) {
+    Reader retention = bus.Child("retention");
+    KEI_RETURN_IF_ERROR(retention.CheckKeys({"max_age_ms", "max_bytes", "max_messages"}));
+    n = c->retention.max_age == absl::InfiniteDuration()
+            ? 0
+            : absl::ToInt64Milliseconds(c->retention.max_age);
+    KEI_RETURN_IF_ERROR(retention.Int("max_age_ms", 0, int64_t{3650} * 86400000, &n));
+    c->retention.max_age = n == 0 ? absl::InfiniteDuration() : absl::Milliseconds(n);
+    n = static_cast<int64_t>(c->retention.max_bytes);
+    KEI_RETURN_IF_ERROR(retention.Int("max_bytes", 0, int64_t{1} << 50, &n));
+    c->retention.max_bytes = static_cast<uint64_t>(n);
+    n = static_cast<int64_t>(c->retention.max_messages);
+    KEI_RETURN_IF_ERROR(retention.Int("max_messages", 0, int64_t{1} << 50, &n));
+    c->retention.max_messages = static_cast<uint64_t>(n);
+  }
+  n = absl::ToInt64Milliseconds(c->duplicate_window);
+  KEI_RETURN_IF_ERROR(bus.Int("duplicate_window_ms", 0, 86400000, &n));
+  c->duplicate_window = absl::Milliseconds(n);
+  n = static_cast<int64_t>(c->max_message_bytes);
+  KEI_RETURN_IF_ERROR(bus.Int("max_message_bytes", 1, int64_t{64} << 20, &n));
+  c->max_message_bytes = static_cast<size_t>(n);
+  if (bus.Has("nats")) {
+    Reader nats = bus.Child("nats");
+    KEI_RETURN_IF_ERROR(nats.CheckKeys({"url", "stream", "subject_prefix"}));
+    KEI_RETURN_IF_ERROR(nats.String("url", &c->nats_url));
+    KEI_RETURN_IF_ERROR(nats.String("stream", &c->nats_stream));
+    KEI_RETURN_IF_ERROR(nats.String("subject_prefix", &c->nats_subject_prefix));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckBusConfig(const bus::BusConfig& c) {
+  if (c.engine == bus::BusConfig::Engine::kEmbedded && c.storage == bus::BusConfig::Storage::kFile &&
+      c.directory.empty()) {
+    return absl::InvalidArgumentError(
+        "config: 'bus.storage' file needs 'bus.directory' (or --bus-dir DIR)");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ApplyJsonConfig(absl::string_view text, KeidConfig* config) {
@@ -207,7 +308,7 @@ absl::Status ApplyJsonConfig(absl::string_view text, KeidConfig* config) {
   if (document.is_discarded()) return absl::InvalidArgumentError("config: not valid JSON");
   Reader top(document, "");
   KEI_RETURN_IF_ERROR(top.CheckKeys({"grpc", "http", "websocket", "mcp", "tls", "auth", "limits",
-                                     "shutdown_grace_ms", "agent", "log_level"}));
+                                     "shutdown_grace_ms", "agent", "bus", "log_level"}));
   ServerOptions& s = config->server;
   if (top.Has("grpc")) {
     Reader grpc = top.Child("grpc");
@@ -320,6 +421,7 @@ absl::Status ApplyJsonConfig(absl::string_view text, KeidConfig* config) {
     KEI_RETURN_IF_ERROR(agent.Int("event_capacity", 1, 10000000, &capacity));
     config->agent_event_capacity = static_cast<int>(capacity);
   }
+  if (top.Has("bus")) KEI_RETURN_IF_ERROR(ApplyBusConfig(top.Child("bus"), &config->bus));
   KEI_RETURN_IF_ERROR(top.String("log_level", &config->log_level));
   if (config->log_level != "error" && config->log_level != "warn" &&
       config->log_level != "info" && config->log_level != "debug") {
@@ -412,6 +514,12 @@ absl::StatusOr<KeidConfig> ParseCommandLine(const std::vector<std::string>& args
     } else if (flag == "--log-level") {
       KEI_RETURN_IF_ERROR(take(&text));
       KEI_RETURN_IF_ERROR(ApplyJsonConfig(json{{"log_level", text}}.dump(), &config));
+    } else if (flag == "--bus-dir") {
+      KEI_RETURN_IF_ERROR(take(&config.bus.directory));
+      config.bus.storage = bus::BusConfig::Storage::kFile;
+    } else if (flag == "--bus-nats") {
+      KEI_RETURN_IF_ERROR(take(&config.bus.nats_url));
+      config.bus.engine = bus::BusConfig::Engine::kNats;
     } else if (flag == "--mcp-stdio") {
       config.mcp_stdio = true;
     } else if (flag == "--print-config") {
@@ -423,6 +531,7 @@ absl::StatusOr<KeidConfig> ParseCommandLine(const std::vector<std::string>& args
   if (config.server.tls.require_client_cert && config.server.tls.client_ca_file.empty()) {
     return absl::InvalidArgumentError("--require-client-cert needs --tls-client-ca");
   }
+  KEI_RETURN_IF_ERROR(CheckBusConfig(config.bus));
   if (print_config) {
     *exit_now = true;
     *output = ConfigToJson(config) + "\n";
@@ -432,6 +541,7 @@ absl::StatusOr<KeidConfig> ParseCommandLine(const std::vector<std::string>& args
 
 std::string ConfigToJson(const KeidConfig& config) {
   const ServerOptions& s = config.server;
+  const bus::BusConfig& b = config.bus;
   auto redact = [](const std::map<std::string, std::string>& m) {
     json out = json::object();
     for (const auto& [_, subject] : m) out[absl::StrCat("<redacted:", subject, ">")] = subject;
@@ -471,6 +581,22 @@ std::string ConfigToJson(const KeidConfig& config) {
                   {"max_timeout_ms", ms(s.limits.max_deadline)}}},
       {"shutdown_grace_ms", ms(s.shutdown_grace)},
       {"agent", {{"event_capacity", config.agent_event_capacity}}},
+      {"bus", {{"engine", b.engine == bus::BusConfig::Engine::kNats ? "nats" : "embedded"},
+               {"storage", b.storage == bus::BusConfig::Storage::kFile ? "file" : "memory"},
+               {"directory", b.directory},
+               {"fsync", b.fsync == bus::FsyncPolicy::kEveryWrite ? "always"
+                         : b.fsync == bus::FsyncPolicy::kNever    ? "never"
+                                                                  : "interval"},
+               {"fsync_interval_ms", ms(b.fsync_interval)},
+               {"segment_bytes", b.segment_bytes},
+               {"retention", {{"max_age_ms", ms(b.retention.max_age)},
+                              {"max_bytes", b.retention.max_bytes},
+                              {"max_messages", b.retention.max_messages}}},
+               {"duplicate_window_ms", ms(b.duplicate_window)},
+               {"max_message_bytes", b.max_message_bytes},
+               {"nats", {{"url", b.nats_url},
+                         {"stream", b.nats_stream},
+                         {"subject_prefix", b.nats_subject_prefix}}}}},
       {"log_level", config.log_level},
   };
   return out.dump(2);

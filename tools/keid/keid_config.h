@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "bus/bus_factory.h"
 #include "cc/server/server_options.h"
 
 namespace kei::keid {
@@ -16,6 +17,8 @@ struct KeidConfig {
   ServerOptions server;
   // Retained agent events (Watch replays from these).
   int agent_event_capacity = 10000;
+  // The bus keid serves (kei.bus.v1.Bus) and carries topics on.
+  bus::BusConfig bus;
   // --mcp-stdio: serve MCP on stdin/stdout instead of the network.
   bool mcp_stdio = false;
   // "error", "warn", "info" or "debug".

@@ -1,4 +1,5 @@
-// keid: the KEI Kit server. Runs the reference KEI agent service behind the
+// keid: the KEI Kit server. Runs the reference KEI agent service and the KEI
+// bus (embedded broker or NATS JetStream) behind the
 // kit's dispatch, serving gRPC (with health and reflection) from embedded
 // defaults, a JSON config file and flags; SIGTERM drains and exits cleanly.
 #include <unistd.h>
@@ -15,11 +16,15 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bus/bus_factory.h"
+#include "bus/bus_service.h"
+#include "bus/bus_topics.h"
 #include "cc/codec/json_codec.h"
 #include "cc/mcp/stdio_transport.h"
 #include "cc/server/server.h"
 #include "cc/status/code_names.h"
 #include "kei/agent/v1/agent.kei.h"
+#include "kei/bus/v1/bus.kei.h"
 #include "tools/keid/agent/agent_mcp.h"
 #include "tools/keid/agent/agent_service.h"
 #include "tools/keid/keid_config.h"
@@ -86,7 +91,21 @@ int Main(int argc, char** argv) {
   if (options.limits.max_concurrent_calls > 0) {
     log.Log(3, absl::StrCat("max concurrent calls ", options.limits.max_concurrent_calls));
   }
+  // The bus outlives the server that serves it; topics travel on it too.
+  auto bus = kei::bus::OpenBus(config->bus);
+  if (!bus.ok()) {
+    log.Log(0, absl::StrCat("bus: ", kei::StatusToString(bus.status())));
+    return 1;
+  }
+  log.Log(2, absl::StrCat("bus: ", kei::bus::DescribeBus(config->bus)));
+  options.topics = std::make_shared<kei::bus::BusTopics>(*bus);
   kei::Server server(options);
+  if (auto s = server.AddService(
+          kei::bus::v1::BindBus(std::make_shared<kei::bus::BusService>(*bus)));
+      !s.ok()) {
+    log.Log(0, kei::StatusToString(s));
+    return 1;
+  }
   kei::agent::AgentServiceOptions agent_options;
   agent_options.event_capacity = static_cast<size_t>(config->agent_event_capacity);
   auto agent = std::make_shared<kei::agent::AgentService>(agent_options);

@@ -1,0 +1,116 @@
+// The bus's one backend interface: what keid's embedded broker and the NATS
+// JetStream backend both implement, so the Bus service, the WebSocket topics
+// and KEIBusClient never care which engine carries the messages.
+// Semantics (docs/bus.md): ephemeral subscriptions are at-most-once fan-out;
+// durable consumer groups are at-least-once with competing consumers, an ack
+// deadline, redelivery with backoff, max deliveries and then a dead-letter
+// topic; order is per topic; publishes are de-duplicated by envelope id within
+// a window; requests go to live subscribers only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "kei/bus/v1/bus.pb.h"
+
+namespace kei::bus {
+
+// A stored (or, for requests and replies, routed) message.
+struct Message {
+  std::string topic;
+  uint64_t sequence = 0;  // position in the log; 0 when never stored
+  absl::Time publish_time;
+  v1::Envelope envelope;
+  std::string reply_to;  // request messages only
+};
+using MessagePtr = std::shared_ptr<const Message>;
+
+struct Delivery {
+  MessagePtr message;
+  std::string ack_id;  // group deliveries only
+  uint32_t attempt = 1;
+};
+
+struct StartPosition {
+  enum class Kind { kNew, kAll, kSequence, kTime };
+  Kind kind = Kind::kNew;
+  uint64_t sequence = 0;  // kSequence: first sequence to deliver
+  absl::Time time;        // kTime: first publish time to deliver
+};
+
+struct GroupOptions {
+  absl::Duration ack_wait = absl::Seconds(30);
+  int max_deliveries = 5;                // <= 0: unlimited
+  std::vector<absl::Duration> backoff;   // delay before redelivery n (last repeats)
+  std::string dead_letter_topic;         // empty: "deadletter.<group>"
+  uint32_t max_ack_pending = 1024;       // per group: delivered or awaiting redelivery
+};
+
+struct SubscribeSpec {
+  std::string pattern;  // topic or wildcard pattern
+  std::string group;    // empty: ephemeral
+  StartPosition start;
+  GroupOptions group_options;
+};
+
+struct PublishResult {
+  std::string id;
+  uint64_t sequence = 0;
+  bool duplicate = false;
+};
+
+// One subscriber's view: pull deliveries until Close or destruction.
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+  // The newest log sequence when the subscription went live.
+  virtual uint64_t last_sequence() const = 0;
+  // The oldest sequence the backend still retained then (0: unknown), so a
+  // resuming subscriber can tell whether it missed messages.
+  virtual uint64_t first_sequence() const { return 0; }
+  // Blocks until deliveries are ready (returns up to `max`, in order) or
+  // `deadline` passes (returns none). CANCELLED after Close;
+  // RESOURCE_EXHAUSTED when an ephemeral subscriber fell so far behind that
+  // messages were dropped for it; UNAVAILABLE when the backend went away.
+  virtual absl::StatusOr<std::vector<Delivery>> Next(size_t max, absl::Time deadline) = 0;
+  // Wakes a blocked Next and ends the subscription; thread-safe.
+  // Unacknowledged group deliveries are redelivered to other members.
+  virtual void Close() = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Stores and routes a message. Fills envelope id (UUID) and time when empty.
+  // INVALID_ARGUMENT for a bad topic; RESOURCE_EXHAUSTED past size limits.
+  // A topic starting with "_INBOX." is a reply: routed to the waiting
+  // requester (FAILED_PRECONDITION / ignored when none), never stored.
+  virtual absl::StatusOr<PublishResult> Publish(absl::string_view topic,
+                                                v1::Envelope envelope) = 0;
+
+  // INVALID_ARGUMENT for a bad pattern or options; FAILED_PRECONDITION when a
+  // group exists with another pattern.
+  virtual absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeSpec& spec) = 0;
+
+  // Group deliveries. Unknown, expired or already acknowledged ids are
+  // ignored; malformed ones are INVALID_ARGUMENT.
+  virtual absl::Status Ack(absl::string_view ack_id) = 0;
+  // Redeliver after `delay` (negative: the group's backoff).
+  virtual absl::Status Nack(absl::string_view ack_id, absl::Duration delay) = 0;
+
+  // Sends to the topic's live subscribers (ephemeral ones and one member of
+  // each group) with a reply_to, and returns the first reply.
+  // UNAVAILABLE "no responders" when nobody is subscribed; DEADLINE_EXCEEDED
+  // when no reply came by `deadline`.
+  virtual absl::StatusOr<MessagePtr> Request(absl::string_view topic, v1::Envelope envelope,
+                                             absl::Time deadline) = 0;
+};
+
+}  // namespace kei::bus

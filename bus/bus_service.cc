@@ -1,0 +1,154 @@
+#include "bus/bus_service.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace kei::bus {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// Deliveries per stream message: enough to amortize a message's cost, few
+// enough to keep a batch's latency low.
+constexpr size_t kMaxBatch = 256;
+constexpr absl::Duration kDefaultRequestTimeout = absl::Seconds(10);
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+}  // namespace
+
+absl::StatusOr<SubscribeSpec> SpecFromRequest(const v1::SubscribeRequest& request) {
+  SubscribeSpec spec;
+  spec.pattern = request.topic();
+  spec.group = request.group();
+  const v1::StartPosition& start = request.start();
+  switch (start.position_case()) {
+    case v1::StartPosition::kAll:
+      spec.start.kind = StartPosition::Kind::kAll;
+      break;
+    case v1::StartPosition::kSequence:
+      spec.start.kind = StartPosition::Kind::kSequence;
+      spec.start.sequence = start.sequence();
+      break;
+    case v1::StartPosition::kTime:
+      spec.start.kind = StartPosition::Kind::kTime;
+      spec.start.time = FromProto(start.time());
+      break;
+    default:
+      spec.start.kind = StartPosition::Kind::kNew;
+  }
+  GroupOptions& o = spec.group_options;
+  if (request.has_ack_wait()) o.ack_wait = FromProto(request.ack_wait());
+  if (request.max_deliveries() != 0) o.max_deliveries = std::max(request.max_deliveries(), 0);
+  for (const auto& d : request.backoff()) o.backoff.push_back(FromProto(d));
+  o.dead_letter_topic = request.dead_letter_topic();
+  if (request.max_ack_pending() != 0) o.max_ack_pending = request.max_ack_pending();
+  if (spec.group.empty() && (request.has_ack_wait() || request.max_deliveries() != 0 ||
+                             request.backoff_size() > 0 || !o.dead_letter_topic.empty() ||
+                             request.max_ack_pending() != 0)) {
+    return absl::InvalidArgumentError(
+        "ack_wait, max_deliveries, backoff, dead_letter_topic and max_ack_pending apply to "
+        "groups only (set `group`)");
+  }
+  return spec;
+}
+
+void DeliveryToProto(const Delivery& delivery, v1::Delivery* out) {
+  const Message& m = *delivery.message;
+  out->set_topic(m.topic);
+  out->set_sequence(m.sequence);
+  *out->mutable_envelope() = m.envelope;
+  out->set_ack_id(delivery.ack_id);
+  out->set_attempt(delivery.attempt);
+  out->set_reply_to(m.reply_to);
+  *out->mutable_publish_time() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(m.publish_time));
+}
+
+BusService::BusService(std::shared_ptr<Backend> backend) : backend_(std::move(backend)) {}
+
+absl::Status BusService::Publish(Context& context, const v1::PublishRequest& request,
+                                 v1::PublishResponse* response) {
+  (void)context;
+  auto result = backend_->Publish(request.topic(), request.envelope());
+  if (!result.ok()) return result.status();
+  response->set_id(result->id);
+  response->set_sequence(result->sequence);
+  response->set_duplicate(result->duplicate);
+  return absl::OkStatus();
+}
+
+absl::Status BusService::Subscribe(Context& context, const v1::SubscribeRequest& request,
+                                   StreamWriter<v1::SubscribeResponse>& stream) {
+  auto spec = SpecFromRequest(request);
+  if (!spec.ok()) return spec.status();
+  auto opened = backend_->Subscribe(*spec);
+  if (!opened.ok()) return opened.status();
+  std::shared_ptr<Subscription> subscription = *std::move(opened);
+  context.cancellation().OnCancel([subscription] { subscription->Close(); });
+  if (context.cancelled()) return absl::OkStatus();
+
+  v1::SubscribeResponse marker;
+  marker.set_subscribed(true);
+  marker.set_last_sequence(subscription->last_sequence());
+  if (!stream.Send(marker)) return absl::OkStatus();
+  while (true) {
+    auto deliveries = subscription->Next(kMaxBatch, context.deadline());
+    if (!deliveries.ok()) {
+      if (context.cancelled()) return absl::OkStatus();
+      return deliveries.status();
+    }
+    if (deliveries->empty()) {
+      if (context.deadline_exceeded()) {
+        return absl::DeadlineExceededError("subscription reached its deadline");
+      }
+      continue;
+    }
+    v1::SubscribeResponse response;
+    for (const Delivery& d : *deliveries) DeliveryToProto(d, response.add_deliveries());
+    if (!stream.Send(response)) return absl::OkStatus();
+  }
+}
+
+absl::Status BusService::Ack(Context& context, const v1::AckRequest& request,
+                             v1::AckResponse* response) {
+  (void)context;
+  (void)response;
+  for (const std::string& id : request.ack_ids()) {
+    if (auto s = backend_->Ack(id); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BusService::Nack(Context& context, const v1::NackRequest& request,
+                              v1::NackResponse* response) {
+  (void)context;
+  (void)response;
+  absl::Duration delay = request.has_delay() ? FromProto(request.delay()) : absl::Seconds(-1);
+  if (request.has_delay() && delay < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("nack delay must not be negative");
+  }
+  for (const std::string& id : request.ack_ids()) {
+    if (auto s = backend_->Nack(id, delay); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BusService::Request(Context& context, const v1::RequestRequest& request,
+                                 v1::RequestResponse* response) {
+  absl::Time deadline =
+      context.has_deadline() ? context.deadline() : absl::Now() + kDefaultRequestTimeout;
+  auto reply = backend_->Request(request.topic(), request.envelope(), deadline);
+  if (!reply.ok()) return reply.status();
+  DeliveryToProto(Delivery{*std::move(reply), "", 1}, response->mutable_reply());
+  return absl::OkStatus();
+}
+
+}  // namespace kei::bus

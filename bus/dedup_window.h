@@ -1,0 +1,45 @@
+// Publish de-duplication: the envelope ids seen within a time window, with the
+// sequence each was stored at, so a publisher that retries after a lost
+// acknowledgement gets the original's sequence instead of a second copy.
+// Bounded by time and by count (the oldest ids go first).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace kei::bus {
+
+class DedupWindow {
+ public:
+  DedupWindow(absl::Duration window, size_t max_ids) : window_(window), max_ids_(max_ids) {}
+
+  // The sequence `id` was stored at, if it was seen within the window.
+  std::optional<uint64_t> Find(absl::string_view id, absl::Time now);
+  // Remembers `id` (seen at `time`, stored at `sequence`).
+  void Insert(std::string id, uint64_t sequence, absl::Time time);
+  void Erase(absl::string_view id);
+  size_t size() const { return ids_.size(); }
+  absl::Duration window() const { return window_; }
+
+ private:
+  void Expire(absl::Time now);
+  void PopOldest();
+
+  const absl::Duration window_;
+  const size_t max_ids_;
+  struct Seen {
+    uint64_t sequence;
+    absl::Time time;
+  };
+  absl::flat_hash_map<std::string, Seen> ids_;
+  std::deque<std::pair<absl::Time, std::string>> order_;  // insertion order
+};
+
+}  // namespace kei::bus

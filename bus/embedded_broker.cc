@@ -1,0 +1,635 @@
+#include "bus/embedded_broker.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include <unistd.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "bus/envelope.h"
+#include "bus/subject.h"
+#include "nlohmann/json.hpp"
+
+namespace kei::bus {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Group names: what a file name and a NATS consumer name both accept.
+absl::Status ValidateGroupName(absl::string_view group) {
+  if (group.empty() || group.size() > 64) {
+    return absl::InvalidArgumentError("group names are 1-64 characters");
+  }
+  for (char c : group) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-';
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("group '", group, "' has a bad character (allowed: [A-Za-z0-9_-])"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+nlohmann::json GroupStateToJson(const GroupState& state) {
+  nlohmann::json backoff = nlohmann::json::array();
+  for (absl::Duration d : state.options.backoff) backoff.push_back(absl::ToInt64Milliseconds(d));
+  return {
+      {"name", state.name},
+      {"pattern", state.pattern},
+      {"ack_wait_ms", absl::ToInt64Milliseconds(state.options.ack_wait)},
+      {"max_deliveries", state.options.max_deliveries},
+      {"backoff_ms", backoff},
+      {"dead_letter_topic", state.options.dead_letter_topic},
+      {"max_ack_pending", state.options.max_ack_pending},
+      {"ack_floor", state.ack_floor},
+      {"acked", state.acked},
+  };
+}
+
+absl::StatusOr<GroupState> GroupStateFromJson(const std::string& text) {
+  auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    return absl::DataLossError("group state is not a JSON object");
+  }
+  GroupState state;
+  try {
+    state.name = json.at("name").get<std::string>();
+    state.pattern = json.at("pattern").get<std::string>();
+    state.options.ack_wait = absl::Milliseconds(json.at("ack_wait_ms").get<int64_t>());
+    state.options.max_deliveries = json.at("max_deliveries").get<int>();
+    for (const auto& ms : json.at("backoff_ms")) {
+      state.options.backoff.push_back(absl::Milliseconds(ms.get<int64_t>()));
+    }
+    state.options.dead_letter_topic = json.at("dead_letter_topic").get<std::string>();
+    state.options.max_ack_pending = json.at("max_ack_pending").get<uint32_t>();
+    state.ack_floor = json.at("ack_floor").get<uint64_t>();
+    for (const auto& sequence : json.at("acked")) state.acked.insert(sequence.get<uint64_t>());
+  } catch (const nlohmann::json::exception& e) {
+    return absl::DataLossError(absl::StrCat("group state: ", e.what()));
+  }
+  if (auto s = ValidateGroupName(state.name); !s.ok()) return s;
+  if (auto s = ValidatePattern(state.pattern); !s.ok()) return s;
+  return state;
+}
+
+// Writes `contents` to `path` atomically (temporary file, fsync, rename).
+absl::Status WriteFileAtomically(const fs::path& path, const std::string& contents) {
+  fs::path temporary = path;
+  temporary += ".tmp";
+  FILE* file = std::fopen(temporary.c_str(), "wb");
+  if (file == nullptr) {
+    return absl::UnavailableError(absl::StrCat("open ", temporary.string(), ": ", strerror(errno)));
+  }
+  bool ok = std::fwrite(contents.data(), 1, contents.size(), file) == contents.size() &&
+            std::fflush(file) == 0 && fdatasync(fileno(file)) == 0;
+  int error = errno;
+  std::fclose(file);
+  if (!ok) {
+    return absl::UnavailableError(absl::StrCat("write ", temporary.string(), ": ", strerror(error)));
+  }
+  std::error_code ec;
+  fs::rename(temporary, path, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("rename ", path.string(), ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// A publish waiting for its batch to be written.
+struct EmbeddedBroker::PendingPublish {
+  std::shared_ptr<Message> message;
+  bool done = false;
+  absl::Status status;
+};
+
+// A request waiting for its reply.
+struct EmbeddedBroker::Inbox {
+  absl::Mutex mu;
+  MessagePtr reply ABSL_GUARDED_BY(mu);
+};
+
+// What ephemeral and group subscriptions share: registration for requests, a
+// queue of request messages, closing and the wait for news.
+class EmbeddedBroker::Reader : public Subscription {
+ public:
+  Reader(EmbeddedBroker* broker, std::string pattern, std::string group)
+      : broker_(broker),
+        pattern_(std::move(pattern)),
+        group_(std::move(group)),
+        last_sequence_(broker->log_->last_sequence()),
+        first_sequence_(broker->log_->first_sequence()) {
+    absl::MutexLock lock(&broker_->readers_mu_);
+    id_ = broker_->next_reader_id_++;
+    broker_->readers_[id_] = this;
+  }
+  ~Reader() override {
+    absl::MutexLock lock(&broker_->readers_mu_);
+    broker_->readers_.erase(id_);
+  }
+
+  uint64_t last_sequence() const override { return last_sequence_; }
+  uint64_t first_sequence() const override { return first_sequence_; }
+  const std::string& pattern() const { return pattern_; }
+  const std::string& group() const { return group_; }
+  uint64_t id() const { return id_; }
+
+  // Called with readers_mu_ held (so the reader is alive).
+  void Offer(Delivery delivery) {
+    absl::MutexLock lock(&broker_->wake_mu_);
+    requests_.push_back(std::move(delivery));
+  }
+
+  void Close() override {
+    {
+      absl::MutexLock lock(&broker_->wake_mu_);
+      if (closed_) return;
+      closed_ = true;
+    }
+    OnClose();
+  }
+
+  absl::StatusOr<std::vector<Delivery>> Next(size_t max, absl::Time deadline) override {
+    if (max == 0) max = 1;
+    while (true) {
+      uint64_t seen;
+      std::vector<Delivery> out;
+      {
+        absl::MutexLock lock(&broker_->wake_mu_);
+        if (closed_) return absl::CancelledError("subscription closed");
+        seen = broker_->epoch_;
+        while (!requests_.empty() && out.size() < max) {
+          out.push_back(std::move(requests_.front()));
+          requests_.pop_front();
+        }
+      }
+      absl::Time due = absl::InfiniteFuture();
+      if (out.size() < max) {
+        auto more = Poll(max - out.size(), absl::Now(), &due);
+        if (!more.ok()) return more.status();
+        for (Delivery& d : *more) out.push_back(std::move(d));
+      }
+      if (!out.empty()) return out;
+      absl::MutexLock lock(&broker_->wake_mu_);
+      auto news = [&] {
+        return closed_ || broker_->epoch_ != seen || !requests_.empty();
+      };
+      absl::Time until = std::min(deadline, due);
+      if (!broker_->wake_mu_.AwaitWithDeadline(absl::Condition(&news), until) &&
+          until == deadline && absl::Now() >= deadline) {
+        return std::vector<Delivery>{};
+      }
+    }
+  }
+
+ protected:
+  // Stored messages for this reader; `due` lowered to when something held
+  // becomes due without news.
+  virtual absl::StatusOr<std::vector<Delivery>> Poll(size_t max, absl::Time now,
+                                                     absl::Time* due) = 0;
+  virtual void OnClose() {}
+
+  EmbeddedBroker* const broker_;
+
+ private:
+  const std::string pattern_;
+  const std::string group_;
+  const uint64_t last_sequence_;
+  const uint64_t first_sequence_;
+  uint64_t id_ = 0;
+  std::deque<Delivery> requests_ ABSL_GUARDED_BY(broker_->wake_mu_);
+  bool closed_ ABSL_GUARDED_BY(broker_->wake_mu_) = false;
+};
+
+// At-most-once fan-out: a cursor over the log.
+class EmbeddedBroker::EphemeralReader final : public Reader {
+ public:
+  EphemeralReader(EmbeddedBroker* broker, const SubscribeSpec& spec, uint64_t start)
+      : Reader(broker, spec.pattern, ""), cursor_(start) {}
+
+ private:
+  absl::StatusOr<std::vector<Delivery>> Poll(size_t max, absl::Time, absl::Time*) override {
+    const MessageLog& log = *broker_->log_;
+    if (cursor_ < log.first_sequence() && cursor_ <= log.last_sequence()) {
+      uint64_t missed = log.first_sequence() - cursor_;
+      cursor_ = log.first_sequence();
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "subscriber fell behind the bus log's retention; ", missed,
+          " messages were dropped for it (resubscribe from sequence ", cursor_, ")"));
+    }
+    auto read = log.Read(cursor_, max,
+                         [this](absl::string_view topic) { return TopicMatches(pattern(), topic); });
+    if (!read.ok()) return read.status();
+    cursor_ = std::max(cursor_, read->next_sequence);
+    std::vector<Delivery> out;
+    out.reserve(read->messages.size());
+    for (MessagePtr& message : read->messages) out.push_back(Delivery{std::move(message), "", 1});
+    return out;
+  }
+
+  uint64_t cursor_;
+};
+
+// A member of a durable consumer group.
+class EmbeddedBroker::GroupReader final : public Reader {
+ public:
+  GroupReader(EmbeddedBroker* broker, std::shared_ptr<ConsumerGroup> group)
+      : Reader(broker, group->pattern(), group->name()), group_(std::move(group)) {}
+  ~GroupReader() override { Close(); }
+
+ private:
+  absl::StatusOr<std::vector<Delivery>> Poll(size_t max, absl::Time now,
+                                             absl::Time* due) override {
+    auto fetched = group_->Fetch(id(), max, now, *broker_->log_);
+    if (!fetched.ok()) return fetched.status();
+    for (const MessagePtr& message : fetched->dead_letters) {
+      if (auto s = broker_->PublishDeadLetter(*group_, message); !s.ok()) {
+        std::fprintf(stderr, "bus: group %s: dead-lettering sequence %llu failed: %s\n",
+                     group_->name().c_str(), static_cast<unsigned long long>(message->sequence),
+                     s.ToString().c_str());
+      }
+    }
+    *due = fetched->next_due;
+    return std::move(fetched->deliveries);
+  }
+
+  void OnClose() override {
+    group_->MemberLeft(id(), absl::Now());
+    broker_->Wake();
+  }
+
+  std::shared_ptr<ConsumerGroup> group_;
+};
+
+EmbeddedBroker::EmbeddedBroker(std::unique_ptr<MessageLog> log, EmbeddedBrokerOptions options)
+    : options_(std::move(options)),
+      log_(std::move(log)),
+      dedup_(options_.duplicate_window, options_.max_duplicate_ids) {}
+
+absl::StatusOr<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Open(
+    std::unique_ptr<MessageLog> log, EmbeddedBrokerOptions options) {
+  if (log == nullptr) return absl::InvalidArgumentError("the broker needs a log");
+  std::unique_ptr<EmbeddedBroker> broker(new EmbeddedBroker(std::move(log), std::move(options)));
+  if (auto s = broker->Restore(); !s.ok()) return s;
+  broker->maintainer_ = std::thread([b = broker.get()] { b->Maintain(); });
+  return broker;
+}
+
+EmbeddedBroker::~EmbeddedBroker() {
+  {
+    absl::MutexLock lock(&maintain_mu_);
+    stopping_ = true;
+  }
+  if (maintainer_.joinable()) maintainer_.join();
+  if (auto s = SaveGroups(); !s.ok()) {
+    std::fprintf(stderr, "bus: saving consumer groups failed: %s\n", s.ToString().c_str());
+  }
+}
+
+absl::Status EmbeddedBroker::Restore() {
+  // De-duplication survives restarts within its window.
+  absl::Time now = absl::Now();
+  if (options_.duplicate_window > absl::ZeroDuration()) {
+    uint64_t from = log_->SequenceAtTime(now - options_.duplicate_window);
+    absl::MutexLock lock(&publish_mu_);
+    while (from <= log_->last_sequence()) {
+      auto read = log_->Read(from, 4096, nullptr);
+      if (!read.ok()) return read.status();
+      for (const MessagePtr& m : read->messages) {
+        dedup_.Insert(m->envelope.id(), m->sequence, m->publish_time);
+      }
+      if (read->next_sequence <= from) break;
+      from = read->next_sequence;
+    }
+  }
+  if (options_.state_directory.empty()) return absl::OkStatus();
+  fs::path dir = fs::path(options_.state_directory) / "groups";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("create ", dir.string(), ": ", ec.message()));
+  absl::MutexLock lock(&readers_mu_);
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".json") continue;
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    auto state = GroupStateFromJson(text.str());
+    if (!state.ok()) {
+      return absl::DataLossError(
+          absl::StrCat(entry.path().string(), ": ", state.status().message()));
+    }
+    std::string name = state->name;
+    groups_[name] = std::make_shared<ConsumerGroup>(*std::move(state));
+  }
+  if (ec) return absl::UnavailableError(absl::StrCat("read ", dir.string(), ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PublishResult> EmbeddedBroker::Publish(absl::string_view topic,
+                                                      v1::Envelope envelope) {
+  if (auto s = ValidateTopic(topic); !s.ok()) return s;
+  absl::Time now = absl::Now();
+  FillEnvelopeDefaults(envelope, now);
+  if (absl::StartsWith(topic, kInboxPrefix)) {
+    // A reply: to the waiting requester, if it still waits.
+    std::shared_ptr<Inbox> inbox;
+    {
+      absl::MutexLock lock(&inbox_mu_);
+      auto it = inboxes_.find(topic);
+      if (it != inboxes_.end()) inbox = it->second;
+    }
+    PublishResult result{envelope.id(), 0, false};
+    if (inbox != nullptr) {
+      auto reply = std::make_shared<Message>();
+      reply->topic = std::string(topic);
+      reply->publish_time = now;
+      reply->envelope = std::move(envelope);
+      absl::MutexLock lock(&inbox->mu);
+      if (inbox->reply == nullptr) inbox->reply = std::move(reply);
+    }
+    return result;
+  }
+  size_t size = envelope.ByteSizeLong();
+  if (size > options_.max_message_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat("message of ", size, " bytes exceeds the bus limit of ",
+                                                     options_.max_message_bytes, " bytes"));
+  }
+  auto message = std::make_shared<Message>();
+  message->topic = std::string(topic);
+  message->publish_time = now;
+  message->envelope = std::move(envelope);
+  return Store(std::move(message), /*deduplicate=*/true);
+}
+
+absl::StatusOr<PublishResult> EmbeddedBroker::Store(std::shared_ptr<Message> message,
+                                                    bool deduplicate) {
+  PendingPublish mine{message};
+  const std::string& id = message->envelope.id();
+  absl::MutexLock lock(&publish_mu_);
+  if (deduplicate) {
+    if (auto sequence = dedup_.Find(id, message->publish_time)) {
+      return PublishResult{id, *sequence, true};
+    }
+    auto racing = unwritten_ids_.find(id);
+    if (racing != unwritten_ids_.end()) {
+      // The same id is being written right now: answer with its outcome.
+      std::shared_ptr<Message> original = racing->second->message;
+      PendingPublish* other = racing->second;
+      publish_mu_.Await(absl::Condition(
+          +[](PendingPublish* p) { return p->done; }, other));
+      if (!other->status.ok()) return other->status;
+      return PublishResult{id, original->sequence, true};
+    }
+    unwritten_ids_[id] = &mine;
+  }
+  pending_.push_back(&mine);
+  while (!mine.done) {
+    if (writing_) {
+      auto settled = [&] { return mine.done || !writing_; };
+      publish_mu_.Await(absl::Condition(&settled));
+      continue;
+    }
+    // Lead: write everything pending as one batch.
+    writing_ = true;
+    std::vector<PendingPublish*> batch;
+    batch.swap(pending_);
+    std::vector<std::shared_ptr<Message>> messages;
+    messages.reserve(batch.size());
+    for (PendingPublish* p : batch) messages.push_back(p->message);
+    publish_mu_.Unlock();
+    absl::Status status = log_->Append(messages);
+    publish_mu_.Lock();
+    for (PendingPublish* p : batch) {
+      const std::string& pid = p->message->envelope.id();
+      auto it = unwritten_ids_.find(pid);
+      if (it != unwritten_ids_.end() && it->second == p) {
+        unwritten_ids_.erase(it);
+        if (status.ok()) dedup_.Insert(pid, p->message->sequence, p->message->publish_time);
+      }
+      p->status = status;
+      p->done = true;
+    }
+    writing_ = false;
+    if (status.ok()) Wake();
+  }
+  if (!mine.status.ok()) return mine.status;
+  return PublishResult{id, message->sequence, false};
+}
+
+absl::Status EmbeddedBroker::PublishDeadLetter(const ConsumerGroup& group,
+                                               const MessagePtr& message) {
+  auto copy = std::make_shared<Message>();
+  copy->topic = group.dead_letter_topic();
+  copy->publish_time = absl::Now();
+  copy->envelope = message->envelope;
+  (*copy->envelope.mutable_extensions())["keiorigtopic"] = message->topic;
+  (*copy->envelope.mutable_extensions())["keiorigsequence"] = absl::StrCat(message->sequence);
+  (*copy->envelope.mutable_extensions())["keigroup"] = group.name();
+  // Same event id as the original: stored without de-duplication.
+  return Store(std::move(copy), /*deduplicate=*/false).status();
+}
+
+void EmbeddedBroker::Wake() {
+  absl::MutexLock lock(&wake_mu_);
+  ++epoch_;
+}
+
+absl::StatusOr<std::shared_ptr<ConsumerGroup>> EmbeddedBroker::FindOrCreateGroup(
+    const SubscribeSpec& spec) {
+  if (auto s = ValidateGroupName(spec.group); !s.ok()) return s;
+  const GroupOptions& o = spec.group_options;
+  if (o.ack_wait <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("ack_wait must be positive");
+  }
+  if (o.max_ack_pending == 0) return absl::InvalidArgumentError("max_ack_pending must be positive");
+  for (absl::Duration d : o.backoff) {
+    if (d < absl::ZeroDuration()) return absl::InvalidArgumentError("backoff delays must be >= 0");
+  }
+  if (!o.dead_letter_topic.empty()) {
+    if (auto s = ValidateTopic(o.dead_letter_topic); !s.ok()) return s;
+  }
+  std::shared_ptr<ConsumerGroup> group;
+  {
+    absl::MutexLock lock(&readers_mu_);
+    auto it = groups_.find(spec.group);
+    if (it != groups_.end()) {
+      if (it->second->pattern() != spec.pattern) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "group '", spec.group, "' reads '", it->second->pattern(), "', not '", spec.pattern,
+            "'"));
+      }
+      return it->second;
+    }
+    uint64_t start = 0;
+    switch (spec.start.kind) {
+      case StartPosition::Kind::kNew: start = log_->last_sequence() + 1; break;
+      case StartPosition::Kind::kAll: start = log_->first_sequence(); break;
+      case StartPosition::Kind::kSequence: start = spec.start.sequence; break;
+      case StartPosition::Kind::kTime: start = log_->SequenceAtTime(spec.start.time); break;
+    }
+    group = std::make_shared<ConsumerGroup>(spec.group, spec.pattern, o, start);
+    groups_[spec.group] = group;
+  }
+  if (auto s = SaveGroup(*group); !s.ok()) return s;
+  return group;
+}
+
+absl::StatusOr<std::unique_ptr<Subscription>> EmbeddedBroker::Subscribe(const SubscribeSpec& spec) {
+  if (auto s = ValidatePattern(spec.pattern); !s.ok()) return s;
+  if (!spec.group.empty()) {
+    auto group = FindOrCreateGroup(spec);
+    if (!group.ok()) return group.status();
+    return std::make_unique<GroupReader>(this, *std::move(group));
+  }
+  uint64_t start = log_->last_sequence() + 1;
+  switch (spec.start.kind) {
+    case StartPosition::Kind::kNew: break;
+    case StartPosition::Kind::kAll: start = log_->first_sequence(); break;
+    case StartPosition::Kind::kSequence: start = std::max<uint64_t>(spec.start.sequence, 1); break;
+    case StartPosition::Kind::kTime: start = log_->SequenceAtTime(spec.start.time); break;
+  }
+  return std::make_unique<EphemeralReader>(this, spec, start);
+}
+
+absl::Status EmbeddedBroker::Ack(absl::string_view ack_id) {
+  std::string name;
+  uint64_t sequence = 0;
+  if (auto s = ConsumerGroup::ParseAckId(ack_id, &name, &sequence); !s.ok()) return s;
+  std::shared_ptr<ConsumerGroup> group;
+  {
+    absl::MutexLock lock(&readers_mu_);
+    auto it = groups_.find(name);
+    if (it == groups_.end()) return absl::OkStatus();
+    group = it->second;
+  }
+  // Room under max_ack_pending may let members fetch again.
+  if (group->Ack(sequence)) Wake();
+  return absl::OkStatus();
+}
+
+absl::Status EmbeddedBroker::Nack(absl::string_view ack_id, absl::Duration delay) {
+  std::string name;
+  uint64_t sequence = 0;
+  if (auto s = ConsumerGroup::ParseAckId(ack_id, &name, &sequence); !s.ok()) return s;
+  std::shared_ptr<ConsumerGroup> group;
+  {
+    absl::MutexLock lock(&readers_mu_);
+    auto it = groups_.find(name);
+    if (it == groups_.end()) return absl::OkStatus();
+    group = it->second;
+  }
+  if (group->Nack(sequence, delay, absl::Now())) Wake();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<MessagePtr> EmbeddedBroker::Request(absl::string_view topic, v1::Envelope envelope,
+                                                   absl::Time deadline) {
+  if (auto s = ValidateTopic(topic); !s.ok()) return s;
+  if (absl::StartsWith(topic, kInboxPrefix)) {
+    return absl::InvalidArgumentError("requests cannot be sent to reply topics");
+  }
+  absl::Time now = absl::Now();
+  FillEnvelopeDefaults(envelope, now);
+  auto message = std::make_shared<Message>();
+  message->topic = std::string(topic);
+  message->publish_time = now;
+  message->envelope = std::move(envelope);
+  message->reply_to = absl::StrCat(kInboxPrefix, NewUuid());
+  auto inbox = std::make_shared<Inbox>();
+  {
+    absl::MutexLock lock(&inbox_mu_);
+    inboxes_[message->reply_to] = inbox;
+  }
+  struct Unregister {
+    EmbeddedBroker* broker;
+    const std::string& topic;
+    ~Unregister() {
+      absl::MutexLock lock(&broker->inbox_mu_);
+      broker->inboxes_.erase(topic);
+    }
+  } unregister{this, message->reply_to};
+
+  // Every matching ephemeral reader, and one member of every matching group.
+  size_t responders = 0;
+  {
+    absl::MutexLock lock(&readers_mu_);
+    std::map<std::string, std::vector<Reader*>> groups;
+    for (const auto& [id, reader] : readers_) {
+      if (!TopicMatches(reader->pattern(), topic)) continue;
+      if (reader->group().empty()) {
+        reader->Offer(Delivery{message, "", 1});
+        ++responders;
+      } else {
+        groups[reader->group()].push_back(reader);
+      }
+    }
+    for (auto& [name, members] : groups) {
+      uint64_t turn = group_turn_[name]++;
+      members[turn % members.size()]->Offer(Delivery{message, "", 1});
+      ++responders;
+    }
+  }
+  if (responders == 0) {
+    return absl::UnavailableError(absl::StrCat("no responders for topic '", topic, "'"));
+  }
+  Wake();
+  absl::MutexLock lock(&inbox->mu);
+  auto replied = [&] { return inbox->reply != nullptr; };
+  if (!inbox->mu.AwaitWithDeadline(absl::Condition(&replied), deadline)) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("no reply from '", topic, "' before the deadline"));
+  }
+  return inbox->reply;
+}
+
+absl::Status EmbeddedBroker::SaveGroup(ConsumerGroup& group) {
+  if (options_.state_directory.empty()) return absl::OkStatus();
+  GroupState state = group.Snapshot();
+  fs::path path = fs::path(options_.state_directory) / "groups" / (state.name + ".json");
+  return WriteFileAtomically(path, GroupStateToJson(state).dump());
+}
+
+absl::Status EmbeddedBroker::SaveGroups() {
+  std::vector<std::shared_ptr<ConsumerGroup>> groups;
+  {
+    absl::MutexLock lock(&readers_mu_);
+    for (const auto& [name, group] : groups_) groups.push_back(group);
+  }
+  absl::Status result;
+  for (const auto& group : groups) {
+    if (group->dirty()) result.Update(SaveGroup(*group));
+  }
+  return result;
+}
+
+void EmbeddedBroker::Maintain() {
+  absl::Time next_retention = absl::Now();
+  while (true) {
+    {
+      absl::MutexLock lock(&maintain_mu_);
+      auto stopping = [this] { return stopping_; };
+      if (maintain_mu_.AwaitWithTimeout(absl::Condition(&stopping),
+                                        options_.maintenance_interval)) {
+        return;
+      }
+    }
+    if (auto s = SaveGroups(); !s.ok()) {
+      std::fprintf(stderr, "bus: saving consumer groups failed: %s\n", s.ToString().c_str());
+    }
+    absl::Time now = absl::Now();
+    if (now >= next_retention) {
+      log_->EnforceRetention(now);
+      next_retention = now + absl::Seconds(1);
+    }
+  }
+}
+
+}  // namespace kei::bus

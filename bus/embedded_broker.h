@@ -1,0 +1,107 @@
+// keid's embedded bus broker: the Backend over a MessageLog (MemoryLog, or
+// FileLog for the durable mode). One log holds every stored message in
+// publish order; ephemeral subscriptions and consumer-group members read it
+// through their own cursors (so a slow reader never slows a publisher), and
+// concurrent publishes are committed to the log in one batch (one write and,
+// with fsync on every write, one fdatasync for many publishers).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "bus/backend.h"
+#include "bus/consumer_group.h"
+#include "bus/dedup_window.h"
+#include "bus/log/message_log.h"
+
+namespace kei::bus {
+
+struct EmbeddedBrokerOptions {
+  // Where consumer groups keep their state (one file per group); empty: in
+  // memory only (the memory mode).
+  std::string state_directory;
+  absl::Duration duplicate_window = absl::Minutes(2);
+  size_t max_duplicate_ids = 1 << 20;
+  // Largest envelope (serialized) a publish may carry.
+  size_t max_message_bytes = 1 << 20;
+  // How often retention runs and changed group state is saved.
+  absl::Duration maintenance_interval = absl::Milliseconds(100);
+};
+
+class EmbeddedBroker final : public Backend {
+ public:
+  // Restores consumer groups from options.state_directory and the
+  // de-duplication window from the log's recent records.
+  static absl::StatusOr<std::unique_ptr<EmbeddedBroker>> Open(std::unique_ptr<MessageLog> log,
+                                                              EmbeddedBrokerOptions options = {});
+  ~EmbeddedBroker() override;
+
+  absl::StatusOr<PublishResult> Publish(absl::string_view topic, v1::Envelope envelope) override;
+  absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeSpec& spec) override;
+  absl::Status Ack(absl::string_view ack_id) override;
+  absl::Status Nack(absl::string_view ack_id, absl::Duration delay) override;
+  absl::StatusOr<MessagePtr> Request(absl::string_view topic, v1::Envelope envelope,
+                                     absl::Time deadline) override;
+
+  const MessageLog& log() const { return *log_; }
+  // Writes every changed group state now (also done periodically and on
+  // destruction).
+  absl::Status SaveGroups();
+
+ private:
+  class Reader;
+  class EphemeralReader;
+  class GroupReader;
+  struct PendingPublish;
+  struct Inbox;
+
+  EmbeddedBroker(std::unique_ptr<MessageLog> log, EmbeddedBrokerOptions options);
+  absl::Status Restore();
+  // Stores `message` through the group commit.
+  absl::StatusOr<PublishResult> Store(std::shared_ptr<Message> message, bool deduplicate);
+  absl::Status PublishDeadLetter(const ConsumerGroup& group, const MessagePtr& message);
+  absl::StatusOr<std::shared_ptr<ConsumerGroup>> FindOrCreateGroup(const SubscribeSpec& spec);
+  absl::Status SaveGroup(ConsumerGroup& group);
+  void Wake();
+  void Maintain();
+
+  const EmbeddedBrokerOptions options_;
+  const std::unique_ptr<MessageLog> log_;
+
+  // Publishing: one leader appends everything pending as one batch.
+  absl::Mutex publish_mu_;
+  std::vector<PendingPublish*> pending_ ABSL_GUARDED_BY(publish_mu_);
+  bool writing_ ABSL_GUARDED_BY(publish_mu_) = false;
+  DedupWindow dedup_ ABSL_GUARDED_BY(publish_mu_);
+  // Ids of messages pending or being written, for duplicates racing them.
+  absl::flat_hash_map<std::string, PendingPublish*> unwritten_ids_ ABSL_GUARDED_BY(publish_mu_);
+
+  // Readers wait here for news: a new batch in the log, a nack, a request.
+  absl::Mutex wake_mu_;
+  uint64_t epoch_ ABSL_GUARDED_BY(wake_mu_) = 0;
+
+  // Live readers (for requests) and consumer groups.
+  absl::Mutex readers_mu_;
+  std::map<uint64_t, Reader*> readers_ ABSL_GUARDED_BY(readers_mu_);
+  uint64_t next_reader_id_ ABSL_GUARDED_BY(readers_mu_) = 1;
+  std::map<std::string, std::shared_ptr<ConsumerGroup>, std::less<>> groups_
+      ABSL_GUARDED_BY(readers_mu_);
+  std::map<std::string, uint64_t, std::less<>> group_turn_ ABSL_GUARDED_BY(readers_mu_);
+
+  // Requests waiting for their reply, by inbox topic.
+  absl::Mutex inbox_mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<Inbox>> inboxes_ ABSL_GUARDED_BY(inbox_mu_);
+
+  absl::Mutex maintain_mu_;
+  bool stopping_ ABSL_GUARDED_BY(maintain_mu_) = false;
+  std::thread maintainer_;
+};
+
+}  // namespace kei::bus

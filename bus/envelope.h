@@ -1,0 +1,17 @@
+// Envelope defaults every backend and client applies the same way: a random
+// UUID v4 id (the de-duplication key) and the publish time.
+#pragma once
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "kei/bus/v1/bus.pb.h"
+
+namespace kei::bus {
+
+// A random (version 4) UUID, e.g. "1b4e28ba-2fa1-4d3b-8a5e-3c1f0b9e7d42".
+std::string NewUuid();
+// Fills `envelope`'s id (NewUuid) and time (`now`) when they are empty.
+void FillEnvelopeDefaults(v1::Envelope& envelope, absl::Time now);
+
+}  // namespace kei::bus

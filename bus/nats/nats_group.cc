@@ -1,0 +1,192 @@
+// Consumer groups as durable JetStream pull consumers; see nats_group.h.
+#include "bus/nats/nats_group.h"
+
+#include <algorithm>
+#include <limits>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "bus/subject.h"
+
+namespace kei::bus::nats {
+namespace {
+
+constexpr size_t kMaxGroupName = 64;
+// Marks a consumer description written by Describe.
+constexpr absl::string_view kDescriptionTag = "kei-bus group";
+
+// "kei-bus group; ack_wait=30s; max_deliveries=5; backoff=1s,5s;
+// dead_letter_topic=; max_ack_pending=1024"
+std::string Describe(const GroupOptions& o) {
+  std::vector<std::string> backoff;
+  for (absl::Duration d : o.backoff) backoff.push_back(absl::FormatDuration(d));
+  return absl::StrCat(kDescriptionTag, "; ack_wait=", absl::FormatDuration(o.ack_wait),
+                      "; max_deliveries=", o.max_deliveries, "; backoff=",
+                      absl::StrJoin(backoff, ","), "; dead_letter_topic=", o.dead_letter_topic,
+                      "; max_ack_pending=", o.max_ack_pending);
+}
+
+std::optional<GroupOptions> ParseDescription(absl::string_view text) {
+  if (!absl::ConsumePrefix(&text, kDescriptionTag)) return std::nullopt;
+  GroupOptions o;
+  for (absl::string_view field : absl::StrSplit(text, "; ", absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(field, absl::MaxSplits('=', 1));
+    auto [key, value] = kv;
+    bool ok = true;
+    if (key == "ack_wait") {
+      ok = absl::ParseDuration(value, &o.ack_wait);
+    } else if (key == "max_deliveries") {
+      ok = absl::SimpleAtoi(value, &o.max_deliveries);
+    } else if (key == "backoff") {
+      for (absl::string_view piece : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+        absl::Duration d;
+        ok = ok && absl::ParseDuration(piece, &d);
+        o.backoff.push_back(d);
+      }
+    } else if (key == "dead_letter_topic") {
+      o.dead_letter_topic = std::string(value);
+    } else if (key == "max_ack_pending") {
+      ok = absl::SimpleAtoi(value, &o.max_ack_pending);
+    }
+    if (!ok) return std::nullopt;
+  }
+  return o;
+}
+
+// An existing group's consumer: the pattern it reads and the options it keeps
+// (`fallback` when it was not created by a KEI bus).
+struct Existing {
+  std::string pattern;
+  GroupOptions options;
+};
+
+absl::StatusOr<std::optional<Existing>> Lookup(NatsConnection& connection,
+                                               const std::string& group,
+                                               const GroupOptions& fallback) {
+  jsConsumerInfo* info = nullptr;
+  jsErrCode js_error{};
+  natsStatus s = js_GetConsumerInfo(&info, connection.js(),
+                                    connection.options().stream_name.c_str(), group.c_str(),
+                                    nullptr, &js_error);
+  if (s == NATS_NOT_FOUND || js_error == JSConsumerNotFoundErr) return std::nullopt;
+  if (s != NATS_OK) return NatsError(absl::StrCat("looking up group '", group, "'"), s, js_error);
+  const jsConsumerConfig& config = *info->Config;
+  Existing existing{
+      connection.TopicOfMsg(config.FilterSubject != nullptr ? config.FilterSubject : ""),
+      ParseDescription(config.Description != nullptr ? config.Description : "")
+          .value_or(fallback)};
+  jsConsumerInfo_Destroy(info);
+  return existing;
+}
+
+natsStatus CreateConsumer(NatsConnection& connection, const SubscribeSpec& spec,
+                          uint64_t last_sequence, jsErrCode* js_error) {
+  const GroupOptions& o = spec.group_options;
+  std::string filter = connection.MsgSubject(spec.pattern);
+  std::string description = Describe(o);
+  // JetStream's BackOff replaces the ack wait of each attempt, so a missed ack
+  // deadline plus the backoff delay is one BackOff entry.
+  std::vector<int64_t> backoff;
+  for (absl::Duration d : o.backoff) backoff.push_back(absl::ToInt64Nanoseconds(o.ack_wait + d));
+  jsConsumerConfig config;
+  jsConsumerConfig_Init(&config);
+  config.Durable = spec.group.c_str();
+  config.Description = description.c_str();
+  config.FilterSubject = filter.c_str();
+  config.AckPolicy = js_AckExplicit;
+  config.AckWait = absl::ToInt64Nanoseconds(o.ack_wait);
+  config.MaxAckPending = o.max_ack_pending;
+  config.BackOff = backoff.empty() ? nullptr : backoff.data();
+  config.BackOffLen = static_cast<int>(backoff.size());
+  // Subscriptions enforce max_deliveries (dead letters), so JetStream
+  // redelivers without limit; with a BackOff it wants a bound above its length.
+  config.MaxDeliver = backoff.empty() ? -1 : std::numeric_limits<int32_t>::max();
+  ApplyStart(spec.start, last_sequence, &config);
+  return js_AddConsumer(nullptr, connection.js(), connection.options().stream_name.c_str(),
+                        &config, nullptr, js_error);
+}
+
+}  // namespace
+
+absl::Status ValidateGroup(const SubscribeSpec& spec) {
+  const std::string& group = spec.group;
+  if (group.empty() || group.size() > kMaxGroupName) {
+    return absl::InvalidArgumentError("group names are 1-64 characters");
+  }
+  for (char c : group) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-';
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("group '", group, "' has a bad character (allowed: [A-Za-z0-9_-])"));
+    }
+  }
+  const GroupOptions& o = spec.group_options;
+  if (o.ack_wait <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("ack_wait must be positive");
+  }
+  if (o.max_ack_pending == 0) return absl::InvalidArgumentError("max_ack_pending must be positive");
+  for (absl::Duration d : o.backoff) {
+    if (d < absl::ZeroDuration()) return absl::InvalidArgumentError("backoff delays must be >= 0");
+  }
+  if (!o.dead_letter_topic.empty()) return ValidateTopic(o.dead_letter_topic);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<GroupOptions> JoinGroup(NatsConnection& connection, const SubscribeSpec& spec,
+                                       uint64_t last_sequence) {
+  for (int attempt = 0;; ++attempt) {
+    auto existing = Lookup(connection, spec.group, spec.group_options);
+    if (!existing.ok()) return existing.status();
+    if (existing->has_value()) {
+      const Existing& group = **existing;
+      if (group.pattern != spec.pattern) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "group '", spec.group, "' reads '", group.pattern, "', not '", spec.pattern, "'"));
+      }
+      connection.RememberGroup(spec.group, group.options);
+      return group.options;
+    }
+    jsErrCode js_error{};
+    natsStatus s = CreateConsumer(connection, spec, last_sequence, &js_error);
+    if (s == NATS_OK) {
+      connection.RememberGroup(spec.group, spec.group_options);
+      return spec.group_options;
+    }
+    // Another member may have created it meanwhile: look once more.
+    if (attempt > 0) {
+      return NatsError(absl::StrCat("creating group '", spec.group, "'"), s, js_error);
+    }
+  }
+}
+
+absl::StatusOr<GroupOptions> FindGroup(NatsConnection& connection, const std::string& group) {
+  if (auto known = connection.KnownGroup(group)) return *known;
+  auto existing = Lookup(connection, group, GroupOptions{});
+  if (!existing.ok()) return existing.status();
+  if (!existing->has_value()) {
+    return absl::NotFoundError(absl::StrCat("no group '", group, "'"));
+  }
+  connection.RememberGroup(group, (*existing)->options);
+  return (*existing)->options;
+}
+
+std::string DeadLetterTopic(const std::string& group, const GroupOptions& options) {
+  return options.dead_letter_topic.empty() ? absl::StrCat("deadletter.", group)
+                                           : options.dead_letter_topic;
+}
+
+absl::Duration Backoff(const GroupOptions& options, uint32_t attempt) {
+  if (options.backoff.empty()) return absl::ZeroDuration();
+  size_t index = std::min<size_t>(attempt == 0 ? 0 : attempt - 1, options.backoff.size() - 1);
+  return options.backoff[index];
+}
+
+}  // namespace kei::bus::nats

@@ -1,0 +1,80 @@
+#include "bus/subject.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace kei::bus {
+namespace {
+
+bool IsTokenChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+absl::Status Validate(absl::string_view what, absl::string_view name, bool wildcards) {
+  if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
+  if (name.size() > kMaxTopicLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " is longer than ", kMaxTopicLength, " characters"));
+  }
+  std::vector<absl::string_view> tokens = absl::StrSplit(name, '.');
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    absl::string_view token = tokens[i];
+    if (token.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " '", name, "' has an empty token (leading, trailing or double '.')"));
+    }
+    if (wildcards && token == "*") continue;
+    if (wildcards && token == ">") {
+      if (i + 1 != tokens.size()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, " '", name, "': '>' must be the last token"));
+      }
+      continue;
+    }
+    for (char c : token) {
+      if (!IsTokenChar(c)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            what, " '", name, "' has a bad character '", absl::string_view(&c, 1),
+            wildcards ? "' (tokens are [A-Za-z0-9_-], '*' or a final '>')"
+                      : "' (tokens are [A-Za-z0-9_-]; wildcards only in subscriptions)"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateTopic(absl::string_view topic) { return Validate("topic", topic, false); }
+
+absl::Status ValidatePattern(absl::string_view pattern) {
+  return Validate("topic pattern", pattern, true);
+}
+
+bool IsWildcardPattern(absl::string_view pattern) {
+  for (absl::string_view token : absl::StrSplit(pattern, '.')) {
+    if (token == "*" || token == ">") return true;
+  }
+  return false;
+}
+
+bool TopicMatches(absl::string_view pattern, absl::string_view topic) {
+  while (true) {
+    size_t p_dot = pattern.find('.');
+    size_t t_dot = topic.find('.');
+    absl::string_view p = pattern.substr(0, p_dot);
+    absl::string_view t = topic.substr(0, t_dot);
+    if (p == ">") return !topic.empty();
+    if (p != "*" && p != t) return false;
+    if (p_dot == absl::string_view::npos || t_dot == absl::string_view::npos) {
+      return p_dot == absl::string_view::npos && t_dot == absl::string_view::npos;
+    }
+    pattern.remove_prefix(p_dot + 1);
+    topic.remove_prefix(t_dot + 1);
+  }
+}
+
+}  // namespace kei::bus

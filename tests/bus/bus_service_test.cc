@@ -1,0 +1,234 @@
+// kei.bus.v1.Bus served by a real kei::Server over the embedded broker, called
+// with KEIBusClient over gRPC and over the WebSocket frame protocol: publish,
+// subscribe, groups with ack/nack, request/reply, errors on the wire, and the
+// WebSocket topics seam (topic frames and kei.v1.Topics are bus topics).
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "bus/bus_service.h"
+#include "bus/bus_topics.h"
+#include "bus/embedded_broker.h"
+#include "bus/log/memory_log.h"
+#include "cc/server/server.h"
+#include "clients/bus/kei_bus_client.h"
+#include "clients/stream/kei_stream_client.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "gtest/gtest.h"
+#include "kei/bus/v1/bus.kei.h"
+
+namespace kei {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct BusServer {
+  std::shared_ptr<bus::Backend> backend;
+  std::unique_ptr<Server> server;
+};
+
+BusServer StartBusServer() {
+  BusServer t;
+  auto broker = bus::EmbeddedBroker::Open(std::make_unique<bus::MemoryLog>());
+  EXPECT_TRUE(broker.ok()) << broker.status();
+  t.backend = std::shared_ptr<bus::Backend>(*std::move(broker));
+  ServerOptions options;
+  options.grpc_address = "127.0.0.1:0";
+  options.http_address = "127.0.0.1:0";
+  options.http.io_threads = 2;
+  options.topics = std::make_shared<bus::BusTopics>(t.backend);
+  t.server = std::make_unique<Server>(options);
+  EXPECT_TRUE(
+      t.server->AddService(bus::v1::BindBus(std::make_shared<bus::BusService>(t.backend))).ok());
+  auto started = t.server->Start();
+  EXPECT_TRUE(started.ok()) << started;
+  return t;
+}
+
+class BusServiceTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    t_ = StartBusServer();
+    client_ = Connect();
+    ASSERT_NE(client_, nullptr);
+  }
+  void TearDown() override {
+    client_.reset();
+    t_.server->Shutdown(absl::Seconds(2));
+    t_.server->Wait();
+  }
+  std::string Url() const {
+    return GetParam() == "grpc" ? absl::StrCat("grpc://", t_.server->grpc_target())
+                                : absl::StrCat("ws://", t_.server->http_target(), "/api/v1/stream");
+  }
+  std::unique_ptr<KEIBusClient> Connect() {
+    auto client = KEIBusClient::Connect(Url());
+    EXPECT_TRUE(client.ok()) << client.status();
+    return client.ok() ? *std::move(client) : nullptr;
+  }
+
+  BusServer t_;
+  std::unique_ptr<KEIBusClient> client_;
+};
+
+TEST_P(BusServiceTest, PublishedMessagesReachSubscribers) {
+  auto sub = client_->Subscribe("orders.*", SubscribeOptions{});
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  auto published = client_->Publish("orders.created", DataEnvelope("{\"n\":1}", "application/json"));
+  ASSERT_TRUE(published.ok()) << published.status();
+  EXPECT_FALSE(published->duplicate());
+  EXPECT_EQ(published->id().size(), 36u);
+  auto next = (*sub)->Next(absl::Seconds(5));
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_TRUE(next->has_value());
+  EXPECT_EQ((*next)->topic(), "orders.created");
+  EXPECT_EQ((*next)->sequence(), published->sequence());
+  EXPECT_EQ((*next)->envelope().id(), published->id());
+  EXPECT_EQ((*next)->envelope().binary_data(), "{\"n\":1}");
+}
+
+TEST_P(BusServiceTest, RetriedPublishIsDeduplicated) {
+  bus::v1::Envelope e = DataEnvelope("x", "text/plain");
+  e.set_id("retry-1");
+  auto first = client_->Publish("dedup.t", e);
+  auto second = client_->Publish("dedup.t", e);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_TRUE(second->duplicate());
+  EXPECT_EQ(first->sequence(), second->sequence());
+}
+
+TEST_P(BusServiceTest, GroupDeliveriesAreAckedAndNacked) {
+  SubscribeOptions options;
+  options.group = "workers";
+  options.ack_wait = absl::Seconds(30);
+  auto sub = client_->Subscribe("jobs.>", options);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  ASSERT_TRUE(client_->Publish("jobs.a", DataEnvelope("one", "text/plain")).ok());
+  auto first = (*sub)->Next(absl::Seconds(5));
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_FALSE((*first)->ack_id().empty());
+  EXPECT_EQ((*first)->attempt(), 1u);
+  ASSERT_TRUE(client_->Nack(**first, absl::Milliseconds(100)).ok());
+  auto again = (*sub)->Next(absl::Seconds(5));
+  ASSERT_TRUE(again.ok() && again->has_value());
+  EXPECT_EQ((*again)->attempt(), 2u);
+  EXPECT_EQ((*again)->sequence(), (*first)->sequence());
+  ASSERT_TRUE(client_->Ack(**again).ok());
+  auto none = (*sub)->Next(absl::Milliseconds(400));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_P(BusServiceTest, RequestReply) {
+  auto responder = client_->Subscribe(
+      "svc.upper", SubscribeOptions{}, [this](const bus::v1::Delivery& request) {
+        std::string text = request.envelope().binary_data();
+        for (char& c : text) c = static_cast<char>(std::toupper(c));
+        (void)client_->Reply(request, DataEnvelope(text, "text/plain"));
+      });
+  ASSERT_TRUE(responder.ok()) << responder.status();
+  auto reply = client_->Request("svc.upper", DataEnvelope("hello", "text/plain"), absl::Seconds(5));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->envelope().binary_data(), "HELLO");
+}
+
+TEST_P(BusServiceTest, RequestErrorsCarryTheirCodes) {
+  auto none = client_->Request("svc.nobody", DataEnvelope("?", "text/plain"), absl::Seconds(2));
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kUnavailable) << none.status();
+  EXPECT_THAT(none.status().message(), HasSubstr("no responders"));
+
+  auto silent = client_->Subscribe("svc.silent", SubscribeOptions{});
+  ASSERT_TRUE(silent.ok());
+  auto late = client_->Request("svc.silent", DataEnvelope("?", "text/plain"),
+                               absl::Milliseconds(300));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kDeadlineExceeded) << late.status();
+}
+
+TEST_P(BusServiceTest, BadInputIsInvalidArgumentOnTheWire) {
+  auto bad = client_->Publish("no spaces allowed", DataEnvelope("x", "text/plain"));
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << bad.status();
+  auto pattern = client_->Subscribe("a.>.b", SubscribeOptions{});
+  EXPECT_EQ(pattern.status().code(), absl::StatusCode::kInvalidArgument) << pattern.status();
+  SubscribeOptions ephemeral_with_ack_wait;
+  ephemeral_with_ack_wait.ack_wait = absl::Seconds(1);
+  auto mixed = client_->Subscribe("a.b", ephemeral_with_ack_wait);
+  EXPECT_EQ(mixed.status().code(), absl::StatusCode::kInvalidArgument) << mixed.status();
+  EXPECT_EQ(client_->Ack(std::vector<std::string>{"garbage"}).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(BusServiceTest, AgentMessagesGoToTheAgentsInbox) {
+  auto inbox = client_->Subscribe(AgentInboxTopic("planner"), SubscribeOptions{});
+  ASSERT_TRUE(inbox.ok()) << inbox.status();
+  google::protobuf::Value payload;
+  payload.set_string_value("plan the trip");
+  auto sent = client_->SendAgentMessage("planner", "dev.kei.agent.task", payload);
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  auto got = (*inbox)->Next(absl::Seconds(5));
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->topic(), "agent.planner.inbox");
+  EXPECT_EQ((*got)->envelope().type(), "dev.kei.agent.task");
+  google::protobuf::Value unpacked;
+  ASSERT_TRUE((*got)->envelope().proto_data().UnpackTo(&unpacked));
+  EXPECT_EQ(unpacked.string_value(), "plan the trip");
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, BusServiceTest, ::testing::Values("grpc", "ws"),
+                         [](const auto& info) { return info.param; });
+
+// WebSocket topic frames are bus topics: what a KEIStreamClient publishes a
+// bus subscriber sees, and the other way round, with the same sequences.
+TEST(BusTopicsSeamTest, WebSocketTopicsAreBusTopics) {
+  BusServer t = StartBusServer();
+  std::string http = t.server->http_target();
+  KEIStreamClient stream(absl::StrCat("ws://", http, "/api/v1/stream"));
+  ASSERT_TRUE(stream.Connect().ok());
+  auto bus_client = KEIBusClient::Connect(absl::StrCat("grpc://", t.server->grpc_target()));
+  ASSERT_TRUE(bus_client.ok());
+
+  absl::Mutex mu;
+  std::vector<TopicEvent> events;
+  auto ws_sub = stream.Subscribe("agent.*.events", [&](const TopicEvent& e) {
+    absl::MutexLock lock(&mu);
+    events.push_back(e);
+  });
+  ASSERT_TRUE(ws_sub.ok()) << ws_sub.status();
+  auto bus_sub = (*bus_client)->Subscribe("agent.x.events", SubscribeOptions{});
+  ASSERT_TRUE(bus_sub.ok());
+
+  auto from_bus = (*bus_client)->Publish("agent.x.events",
+                                         DataEnvelope("{\"from\":\"bus\"}", "application/json"));
+  ASSERT_TRUE(from_bus.ok());
+  google::protobuf::Value value;
+  value.set_string_value("from ws");
+  auto from_ws = stream.Publish("agent.x.events", value);
+  ASSERT_TRUE(from_ws.ok()) << from_ws.status();
+  EXPECT_GT(*from_ws, from_bus->sequence());
+
+  absl::MutexLock lock(&mu);
+  auto two = [&] { return events.size() >= 2; };
+  ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&two), absl::Seconds(5)));
+  EXPECT_EQ(events[0].topic, "agent.x.events");
+  EXPECT_EQ(events[0].sequence, from_bus->sequence());
+  EXPECT_EQ(events[0].data.struct_value().fields().at("from").string_value(), "bus");
+  EXPECT_EQ(events[1].data.string_value(), "from ws");
+
+  auto first = (*bus_sub)->Next(absl::Seconds(5));
+  auto second = (*bus_sub)->Next(absl::Seconds(5));
+  ASSERT_TRUE(first.ok() && first->has_value() && second.ok() && second->has_value());
+  EXPECT_EQ((*second)->sequence(), *from_ws);
+  EXPECT_EQ((*second)->envelope().datacontenttype(), "application/json");
+  EXPECT_EQ((*second)->envelope().binary_data(), "\"from ws\"");
+  stream.Disconnect();
+  t.server->Shutdown(absl::Seconds(2));
+  t.server->Wait();
+}
+
+}  // namespace
+}  // namespace kei
