@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -94,6 +95,16 @@ class Backend {
   // requester (FAILED_PRECONDITION / ignored when none), never stored.
   virtual absl::StatusOr<PublishResult> Publish(absl::string_view topic,
                                                 v1::Envelope envelope) = 0;
+
+  // Publishes in order, each with its own outcome. The default publishes one
+  // by one; backends override it to commit or pipeline the batch together.
+  virtual std::vector<absl::StatusOr<PublishResult>> PublishBatch(
+      std::vector<std::pair<std::string, v1::Envelope>> batch) {
+    std::vector<absl::StatusOr<PublishResult>> out;
+    out.reserve(batch.size());
+    for (auto& [topic, envelope] : batch) out.push_back(Publish(topic, std::move(envelope)));
+    return out;
+  }
 
   // INVALID_ARGUMENT for a bad pattern or options; FAILED_PRECONDITION when a
   // group exists with another pattern.

@@ -14,6 +14,7 @@ using google::protobuf::util::TimeUtil;
 // enough to keep a batch's latency low.
 constexpr size_t kMaxBatch = 256;
 constexpr absl::Duration kDefaultRequestTimeout = absl::Seconds(10);
+constexpr int kMaxPublishBatch = 1000;
 
 absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
@@ -82,6 +83,31 @@ absl::Status BusService::Publish(Context& context, const v1::PublishRequest& req
   response->set_id(result->id);
   response->set_sequence(result->sequence);
   response->set_duplicate(result->duplicate);
+  return absl::OkStatus();
+}
+
+absl::Status BusService::PublishBatch(Context& context, const v1::PublishBatchRequest& request,
+                                      v1::PublishBatchResponse* response) {
+  (void)context;
+  if (request.messages_size() > kMaxPublishBatch) {
+    return absl::InvalidArgumentError(absl::StrCat("a batch holds at most ", kMaxPublishBatch,
+                                                   " messages, not ", request.messages_size()));
+  }
+  std::vector<std::pair<std::string, v1::Envelope>> batch;
+  batch.reserve(request.messages_size());
+  for (const v1::PublishRequest& m : request.messages()) batch.emplace_back(m.topic(), m.envelope());
+  auto results = backend_->PublishBatch(std::move(batch));
+  for (const auto& result : results) {
+    v1::PublishOutcome* outcome = response->add_outcomes();
+    if (result.ok()) {
+      outcome->mutable_response()->set_id(result->id);
+      outcome->mutable_response()->set_sequence(result->sequence);
+      outcome->mutable_response()->set_duplicate(result->duplicate);
+    } else {
+      outcome->set_code(static_cast<int32_t>(result.status().code()));
+      outcome->set_message(std::string(result.status().message()));
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -16,6 +16,8 @@ class BusService final : public v1::BusHandler {
 
   absl::Status Publish(Context& context, const v1::PublishRequest& request,
                        v1::PublishResponse* response) override;
+  absl::Status PublishBatch(Context& context, const v1::PublishBatchRequest& request,
+                            v1::PublishBatchResponse* response) override;
   absl::Status Subscribe(Context& context, const v1::SubscribeRequest& request,
                          StreamWriter<v1::SubscribeResponse>& stream) override;
   absl::Status Ack(Context& context, const v1::AckRequest& request,

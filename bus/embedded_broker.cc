@@ -335,65 +335,107 @@ absl::Status EmbeddedBroker::Restore() {
 
 absl::StatusOr<PublishResult> EmbeddedBroker::Publish(absl::string_view topic,
                                                       v1::Envelope envelope) {
+  if (absl::StartsWith(topic, kInboxPrefix)) return Reply(topic, std::move(envelope));
+  auto message = Prepare(topic, std::move(envelope), absl::Now());
+  if (!message.ok()) return message.status();
+  return std::move(Store({*std::move(message)}, /*deduplicate=*/true).front());
+}
+
+absl::StatusOr<std::shared_ptr<Message>> EmbeddedBroker::Prepare(absl::string_view topic,
+                                                                 v1::Envelope envelope,
+                                                                 absl::Time now) const {
   if (auto s = ValidateTopic(topic); !s.ok()) return s;
-  absl::Time now = absl::Now();
   FillEnvelopeDefaults(envelope, now);
-  if (absl::StartsWith(topic, kInboxPrefix)) {
-    // A reply: to the waiting requester, if it still waits.
-    std::shared_ptr<Inbox> inbox;
-    {
-      absl::MutexLock lock(&inbox_mu_);
-      auto it = inboxes_.find(topic);
-      if (it != inboxes_.end()) inbox = it->second;
-    }
-    PublishResult result{envelope.id(), 0, false};
-    if (inbox != nullptr) {
-      auto reply = std::make_shared<Message>();
-      reply->topic = std::string(topic);
-      reply->publish_time = now;
-      reply->envelope = std::move(envelope);
-      absl::MutexLock lock(&inbox->mu);
-      if (inbox->reply == nullptr) inbox->reply = std::move(reply);
-    }
-    return result;
-  }
   size_t size = envelope.ByteSizeLong();
   if (size > options_.max_message_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat("message of ", size, " bytes exceeds the bus limit of ",
+    return absl::ResourceExhaustedError(absl::StrCat("message of ", size,
+                                                     " bytes exceeds the bus limit of ",
                                                      options_.max_message_bytes, " bytes"));
   }
   auto message = std::make_shared<Message>();
   message->topic = std::string(topic);
   message->publish_time = now;
   message->envelope = std::move(envelope);
-  return Store(std::move(message), /*deduplicate=*/true);
+  return message;
 }
 
-absl::StatusOr<PublishResult> EmbeddedBroker::Store(std::shared_ptr<Message> message,
-                                                    bool deduplicate) {
-  PendingPublish mine{message};
-  const std::string& id = message->envelope.id();
-  absl::MutexLock lock(&publish_mu_);
-  if (deduplicate) {
-    if (auto sequence = dedup_.Find(id, message->publish_time)) {
-      return PublishResult{id, *sequence, true};
-    }
-    auto racing = unwritten_ids_.find(id);
-    if (racing != unwritten_ids_.end()) {
-      // The same id is being written right now: answer with its outcome.
-      std::shared_ptr<Message> original = racing->second->message;
-      PendingPublish* other = racing->second;
-      publish_mu_.Await(absl::Condition(
-          +[](PendingPublish* p) { return p->done; }, other));
-      if (!other->status.ok()) return other->status;
-      return PublishResult{id, original->sequence, true};
-    }
-    unwritten_ids_[id] = &mine;
+absl::StatusOr<PublishResult> EmbeddedBroker::Reply(absl::string_view topic,
+                                                    v1::Envelope envelope) {
+  if (auto s = ValidateTopic(topic); !s.ok()) return s;
+  absl::Time now = absl::Now();
+  FillEnvelopeDefaults(envelope, now);
+  PublishResult result{envelope.id(), 0, false};
+  std::shared_ptr<Inbox> inbox;
+  {
+    absl::MutexLock lock(&inbox_mu_);
+    auto it = inboxes_.find(topic);
+    if (it != inboxes_.end()) inbox = it->second;
   }
-  pending_.push_back(&mine);
-  while (!mine.done) {
+  if (inbox == nullptr) return result;  // the requester gave up: dropped, as NATS does
+  auto reply = std::make_shared<Message>();
+  reply->topic = std::string(topic);
+  reply->publish_time = now;
+  reply->envelope = std::move(envelope);
+  absl::MutexLock lock(&inbox->mu);
+  if (inbox->reply == nullptr) inbox->reply = std::move(reply);
+  return result;
+}
+
+std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::PublishBatch(
+    std::vector<std::pair<std::string, v1::Envelope>> batch) {
+  std::vector<absl::StatusOr<PublishResult>> results(batch.size());
+  std::vector<std::shared_ptr<Message>> messages;
+  std::vector<size_t> positions;
+  absl::Time now = absl::Now();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto& [topic, envelope] = batch[i];
+    if (absl::StartsWith(topic, kInboxPrefix)) {
+      results[i] = Reply(topic, std::move(envelope));
+      continue;
+    }
+    auto message = Prepare(topic, std::move(envelope), now);
+    if (!message.ok()) {
+      results[i] = message.status();
+      continue;
+    }
+    messages.push_back(*std::move(message));
+    positions.push_back(i);
+  }
+  auto stored = Store(std::move(messages), /*deduplicate=*/true);
+  for (size_t j = 0; j < positions.size(); ++j) results[positions[j]] = std::move(stored[j]);
+  return results;
+}
+
+std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
+    std::vector<std::shared_ptr<Message>> messages, bool deduplicate) {
+  const size_t n = messages.size();
+  std::vector<absl::StatusOr<PublishResult>> results(n, absl::InternalError("not stored"));
+  std::vector<PendingPublish> mine(n);
+  // Messages whose id another publish (maybe in this batch) is writing now.
+  std::vector<std::pair<size_t, PendingPublish*>> racing;
+  absl::MutexLock lock(&publish_mu_);
+  PendingPublish* last = nullptr;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& id = messages[i]->envelope.id();
+    if (deduplicate) {
+      if (auto sequence = dedup_.Find(id, messages[i]->publish_time)) {
+        results[i] = PublishResult{id, *sequence, true};
+        continue;
+      }
+      if (auto it = unwritten_ids_.find(id); it != unwritten_ids_.end()) {
+        racing.emplace_back(i, it->second);
+        continue;
+      }
+      unwritten_ids_[id] = &mine[i];
+    }
+    mine[i].message = messages[i];
+    pending_.push_back(&mine[i]);
+    last = &mine[i];
+  }
+  // Ours were queued together, so they are committed together.
+  while (last != nullptr && !last->done) {
     if (writing_) {
-      auto settled = [&] { return mine.done || !writing_; };
+      auto settled = [&] { return last->done || !writing_; };
       publish_mu_.Await(absl::Condition(&settled));
       continue;
     }
@@ -401,18 +443,18 @@ absl::StatusOr<PublishResult> EmbeddedBroker::Store(std::shared_ptr<Message> mes
     writing_ = true;
     std::vector<PendingPublish*> batch;
     batch.swap(pending_);
-    std::vector<std::shared_ptr<Message>> messages;
-    messages.reserve(batch.size());
-    for (PendingPublish* p : batch) messages.push_back(p->message);
+    std::vector<std::shared_ptr<Message>> to_append;
+    to_append.reserve(batch.size());
+    for (PendingPublish* p : batch) to_append.push_back(p->message);
     publish_mu_.Unlock();
-    absl::Status status = log_->Append(messages);
+    absl::Status status = log_->Append(to_append);
     publish_mu_.Lock();
     for (PendingPublish* p : batch) {
-      const std::string& pid = p->message->envelope.id();
-      auto it = unwritten_ids_.find(pid);
+      const std::string& id = p->message->envelope.id();
+      auto it = unwritten_ids_.find(id);
       if (it != unwritten_ids_.end() && it->second == p) {
         unwritten_ids_.erase(it);
-        if (status.ok()) dedup_.Insert(pid, p->message->sequence, p->message->publish_time);
+        if (status.ok()) dedup_.Insert(id, p->message->sequence, p->message->publish_time);
       }
       p->status = status;
       p->done = true;
@@ -420,8 +462,24 @@ absl::StatusOr<PublishResult> EmbeddedBroker::Store(std::shared_ptr<Message> mes
     writing_ = false;
     if (status.ok()) Wake();
   }
-  if (!mine.status.ok()) return mine.status;
-  return PublishResult{id, message->sequence, false};
+  for (size_t i = 0; i < n; ++i) {
+    if (mine[i].message == nullptr) continue;
+    if (mine[i].status.ok()) {
+      results[i] = PublishResult{messages[i]->envelope.id(), messages[i]->sequence, false};
+    } else {
+      results[i] = mine[i].status;
+    }
+  }
+  for (auto& [i, other] : racing) {
+    // The same id is being written right now: answer with its outcome.
+    publish_mu_.Await(absl::Condition(+[](PendingPublish* p) { return p->done; }, other));
+    if (other->status.ok()) {
+      results[i] = PublishResult{messages[i]->envelope.id(), other->message->sequence, true};
+    } else {
+      results[i] = other->status;
+    }
+  }
+  return results;
 }
 
 absl::Status EmbeddedBroker::PublishDeadLetter(const ConsumerGroup& group,
@@ -434,7 +492,7 @@ absl::Status EmbeddedBroker::PublishDeadLetter(const ConsumerGroup& group,
   (*copy->envelope.mutable_extensions())["keiorigsequence"] = absl::StrCat(message->sequence);
   (*copy->envelope.mutable_extensions())["keigroup"] = group.name();
   // Same event id as the original: stored without de-duplication.
-  return Store(std::move(copy), /*deduplicate=*/false).status();
+  return Store({std::move(copy)}, /*deduplicate=*/false).front().status();
 }
 
 void EmbeddedBroker::Wake() {

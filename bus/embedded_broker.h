@@ -44,6 +44,9 @@ class EmbeddedBroker final : public Backend {
   ~EmbeddedBroker() override;
 
   absl::StatusOr<PublishResult> Publish(absl::string_view topic, v1::Envelope envelope) override;
+  // One group commit for the whole batch.
+  std::vector<absl::StatusOr<PublishResult>> PublishBatch(
+      std::vector<std::pair<std::string, v1::Envelope>> batch) override;
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeSpec& spec) override;
   absl::Status Ack(absl::string_view ack_id) override;
   absl::Status Nack(absl::string_view ack_id, absl::Duration delay) override;
@@ -64,8 +67,14 @@ class EmbeddedBroker final : public Backend {
 
   EmbeddedBroker(std::unique_ptr<MessageLog> log, EmbeddedBrokerOptions options);
   absl::Status Restore();
-  // Stores `message` through the group commit.
-  absl::StatusOr<PublishResult> Store(std::shared_ptr<Message> message, bool deduplicate);
+  // A message to store: topic checked, envelope defaults filled, size bounded.
+  absl::StatusOr<std::shared_ptr<Message>> Prepare(absl::string_view topic,
+                                                   v1::Envelope envelope, absl::Time now) const;
+  // Stores `messages` through the group commit, de-duplicating by id.
+  std::vector<absl::StatusOr<PublishResult>> Store(std::vector<std::shared_ptr<Message>> messages,
+                                                   bool deduplicate);
+  // A publish to an inbox: handed to the waiting requester, never stored.
+  absl::StatusOr<PublishResult> Reply(absl::string_view topic, v1::Envelope envelope);
   absl::Status PublishDeadLetter(const ConsumerGroup& group, const MessagePtr& message);
   absl::StatusOr<std::shared_ptr<ConsumerGroup>> FindOrCreateGroup(const SubscribeSpec& spec);
   absl::Status SaveGroup(ConsumerGroup& group);

@@ -293,6 +293,17 @@ absl::StatusOr<bus::v1::PublishResponse> KEIBusClient::Publish(const std::string
   return Invoke<bus::v1::PublishResponse>(*transport_, "Publish", request, call, retry_);
 }
 
+absl::StatusOr<bus::v1::PublishBatchResponse> KEIBusClient::PublishBatch(
+    bus::v1::PublishBatchRequest request, const CallOptions& options) {
+  absl::Time now = absl::Now();
+  for (bus::v1::PublishRequest& m : *request.mutable_messages()) {
+    bus::FillEnvelopeDefaults(*m.mutable_envelope(), now);
+  }
+  CallOptions call = WithDefaultTimeout(options);
+  call.idempotent = options.idempotent.value_or(true);
+  return Invoke<bus::v1::PublishBatchResponse>(*transport_, "PublishBatch", request, call, retry_);
+}
+
 absl::StatusOr<bus::v1::PublishResponse> KEIBusClient::Publish(
     const std::string& topic, const google::protobuf::Message& payload,
     const CallOptions& options) {

@@ -161,6 +161,11 @@ class KEIBusClient {
   absl::StatusOr<bus::v1::PublishResponse> Publish(const std::string& topic,
                                                    bus::v1::Envelope envelope,
                                                    const CallOptions& options = {});
+  // Publishes several messages in one call, each with its own outcome (see
+  // BusPublisher for a pipeline that batches on its own). Ids are filled as
+  // in Publish, so the call is retried the same way.
+  absl::StatusOr<bus::v1::PublishBatchResponse> PublishBatch(bus::v1::PublishBatchRequest request,
+                                                             const CallOptions& options = {});
   // Publishes ProtoEnvelope(payload).
   absl::StatusOr<bus::v1::PublishResponse> Publish(const std::string& topic,
                                                    const google::protobuf::Message& payload,

@@ -370,6 +370,30 @@ TEST_P(BusBackendTest, PublishesAreDeduplicatedById) {
   EXPECT_THAT(Payloads(Collect(*sub, 3, absl::Seconds(2))), ElementsAre("once", "next"));
 }
 
+TEST_P(BusBackendTest, BatchesPublishInOrderWithAnOutcomeEach) {
+  auto sub = Sub("batch.>");
+  ASSERT_TRUE(sub);
+  v1::Envelope repeated = Text("same");
+  repeated.set_id("batch-dup");
+  std::vector<std::pair<std::string, v1::Envelope>> batch;
+  batch.emplace_back("batch.a", Text("1"));
+  batch.emplace_back("bad topic", Text("x"));
+  batch.emplace_back("batch.b", repeated);
+  batch.emplace_back("batch.b", repeated);
+  batch.emplace_back("batch.a", Text("2"));
+  auto results = bus().PublishBatch(std::move(batch));
+  ASSERT_EQ(results.size(), 5u);
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(results[2].ok() && results[3].ok() && results[4].ok());
+  EXPECT_FALSE(results[2]->duplicate);
+  EXPECT_TRUE(results[3]->duplicate);
+  EXPECT_EQ(results[2]->sequence, results[3]->sequence);
+  EXPECT_LT(results[0]->sequence, results[2]->sequence);
+  EXPECT_LT(results[2]->sequence, results[4]->sequence);
+  EXPECT_THAT(Payloads(Collect(*sub, 4, absl::Seconds(2))), ElementsAre("1", "same", "2"));
+}
+
 TEST_P(BusBackendTest, PublishFillsIdAndTime) {
   auto sub = Sub("fill.t");
   ASSERT_TRUE(sub);

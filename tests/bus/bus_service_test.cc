@@ -14,6 +14,7 @@
 #include "bus/embedded_broker.h"
 #include "bus/log/memory_log.h"
 #include "cc/server/server.h"
+#include "clients/bus/bus_publisher.h"
 #include "clients/bus/kei_bus_client.h"
 #include "clients/stream/kei_stream_client.h"
 #include "gmock/gmock.h"
@@ -89,6 +90,38 @@ TEST_P(BusServiceTest, PublishedMessagesReachSubscribers) {
   EXPECT_EQ((*next)->sequence(), published->sequence());
   EXPECT_EQ((*next)->envelope().id(), published->id());
   EXPECT_EQ((*next)->envelope().binary_data(), "{\"n\":1}");
+}
+
+TEST_P(BusServiceTest, PublisherPipelinesInOrder) {
+  auto sub = client_->Subscribe("pipeline.t", SubscribeOptions{});
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  constexpr int kCount = 3000;
+  std::atomic<int> acknowledged{0};
+  {
+    BusPublisherOptions options;
+    options.max_batch = 100;
+    options.max_pending = 500;
+    BusPublisher publisher(*client_, options);
+    for (int i = 0; i < kCount; ++i) {
+      publisher.Publish("pipeline.t", DataEnvelope(absl::StrCat(i), "text/plain"),
+                        [&](const absl::StatusOr<bus::v1::PublishResponse>& r) {
+                          if (r.ok()) ++acknowledged;
+                        });
+    }
+    std::string bad = publisher.Publish("bad topic", DataEnvelope("x", "text/plain"));
+    publisher.Flush();
+    EXPECT_EQ(publisher.failures(), 1u);
+    EXPECT_EQ(bad.size(), 36u);
+  }
+  EXPECT_EQ(acknowledged.load(), kCount);
+  uint64_t last = 0;
+  for (int i = 0; i < kCount; ++i) {
+    auto next = (*sub)->Next(absl::Seconds(5));
+    ASSERT_TRUE(next.ok() && next->has_value()) << i;
+    ASSERT_EQ((*next)->envelope().binary_data(), absl::StrCat(i));
+    EXPECT_GT((*next)->sequence(), last);
+    last = (*next)->sequence();
+  }
 }
 
 TEST_P(BusServiceTest, RetriedPublishIsDeduplicated) {
