@@ -48,6 +48,28 @@ absl::StatusOr<PublishResult> NatsBackend::Publish(absl::string_view topic,
   return PublishResult{envelope.id(), 0, false};
 }
 
+std::vector<absl::StatusOr<PublishResult>> NatsBackend::PublishBatch(
+    std::vector<std::pair<std::string, v1::Envelope>> batch) {
+  std::vector<absl::StatusOr<PublishResult>> results(batch.size(),
+                                                     absl::InternalError("not published"));
+  std::vector<std::pair<std::string, v1::Envelope>> stored;
+  std::vector<size_t> positions;
+  absl::Time now = absl::Now();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto& [topic, envelope] = batch[i];
+    if (absl::StartsWith(topic, kInboxPrefix) || !ValidateTopic(topic).ok()) {
+      results[i] = Publish(topic, std::move(envelope));  // a reply, or the error
+      continue;
+    }
+    FillEnvelopeDefaults(envelope, now);
+    stored.emplace_back(std::move(topic), std::move(envelope));
+    positions.push_back(i);
+  }
+  std::vector<absl::StatusOr<PublishResult>> outcomes = connection_->PublishStoredBatch(stored);
+  for (size_t j = 0; j < positions.size(); ++j) results[positions[j]] = std::move(outcomes[j]);
+  return results;
+}
+
 absl::StatusOr<std::unique_ptr<Subscription>> NatsBackend::Subscribe(const SubscribeSpec& spec) {
   if (auto s = ValidatePattern(spec.pattern); !s.ok()) return s;
   if (!spec.group.empty()) {
@@ -56,9 +78,9 @@ absl::StatusOr<std::unique_ptr<Subscription>> NatsBackend::Subscribe(const Subsc
   auto bounds = connection_->StreamBounds();
   if (!bounds.ok()) return bounds.status();
   if (spec.group.empty()) return nats::SubscribeEphemeral(connection_, spec, *bounds);
-  auto options = nats::JoinGroup(*connection_, spec, bounds->last);
-  if (!options.ok()) return options.status();
-  return nats::SubscribeGroup(connection_, spec, *std::move(options), *bounds);
+  auto settings = nats::JoinGroup(*connection_, spec, bounds->last);
+  if (!settings.ok()) return settings.status();
+  return nats::SubscribeGroup(connection_, spec, *std::move(settings), *bounds);
 }
 
 namespace {

@@ -8,13 +8,18 @@
 // - Publish(topic): JetStream publish to "<prefix>.msg.<topic>" with
 //   Nats-Msg-Id = envelope id; the envelope travels in CloudEvents binary mode
 //   (bus/nats/envelope_headers.h). A topic under "_INBOX." is a reply: a core
-//   publish to exactly that subject, never stored (sequence 0).
+//   publish to exactly that subject, never stored (sequence 0). PublishBatch
+//   does the same for each message, pipelined (asynchronous JetStream
+//   publishes: one round trip for the batch, sequences in batch order).
 // - Ephemeral Subscribe: an ordered JetStream push consumer filtered on
 //   "<prefix>.msg.<pattern>", starting after the stream's last sequence (kNew),
 //   at its start (kAll), at a sequence or at a time; at most once, so every
 //   delivery has its stream sequence and publish time and duplicates never
-//   reach subscribers. Deliveries queue in the subscription (up to 65536);
-//   past that they are dropped and the next Next returns RESOURCE_EXHAUSTED.
+//   reach subscribers. Deliveries queue in the subscription (up to 65536
+//   messages or 64 MiB); past that they are dropped and the next Next returns
+//   RESOURCE_EXHAUSTED once. (libnats 3.4.1 cannot encode every start time:
+//   kTime consumers may start up to 0.1 s early and the subscription skips
+//   what is older, acknowledging it unseen for groups.)
 // - Group Subscribe: a durable pull consumer named after the group (names are
 //   [A-Za-z0-9_-]{1,64}), filtered on "<prefix>.msg.<pattern>", explicit acks,
 //   MaxAckPending = max_ack_pending. The group's options are kept in the
@@ -23,7 +28,7 @@
 //   missed ack deadline is followed by the backoff delay (the ack deadline of
 //   attempt n is thus ack_wait + backoff[n-1]: a late ack within the backoff
 //   still counts). Next pulls at most `max` messages with the pull's expiry at
-//   its deadline. max_deliveries is enforced here: a message fetched for
+//   its deadline (renewed after a reconnect). max_deliveries is enforced here: a message fetched for
 //   attempt max_deliveries + 1 is published to the dead-letter topic (same
 //   envelope plus extensions keiorigtopic, keiorigsequence, keigroup) and
 //   terminated (+TERM), never handed out. Close negatively acknowledges what
@@ -44,6 +49,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -80,6 +86,9 @@ class NatsBackend final : public Backend {
   ~NatsBackend() override;
 
   absl::StatusOr<PublishResult> Publish(absl::string_view topic, v1::Envelope envelope) override;
+  // Pipelined: one JetStream round trip for the whole batch.
+  std::vector<absl::StatusOr<PublishResult>> PublishBatch(
+      std::vector<std::pair<std::string, v1::Envelope>> batch) override;
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeSpec& spec) override;
   absl::Status Ack(absl::string_view ack_id) override;
   absl::Status Nack(absl::string_view ack_id, absl::Duration delay) override;

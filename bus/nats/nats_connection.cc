@@ -15,7 +15,6 @@
 namespace kei::bus::nats {
 namespace {
 
-constexpr absl::string_view kAckPrefix = "$JS.ACK.";
 constexpr int kReconnectWaitMillis = 250;
 constexpr int kCloseFlushMillis = 1000;
 constexpr size_t kMaxStreamNameLength = 64;
@@ -56,9 +55,11 @@ bool IsSubjectToken(absl::string_view token) {
 
 }  // namespace
 
-absl::Status NatsError(absl::string_view what, natsStatus status, jsErrCode js_error) {
+absl::Status NatsError(absl::string_view what, natsStatus status, jsErrCode js_error,
+                       const char* detail) {
   std::string text = absl::StrCat(what, ": ", natsStatus_GetText(status));
-  if (const char* detail = nats_GetLastError(nullptr); detail != nullptr && *detail != '\0') {
+  if (detail == nullptr) detail = nats_GetLastError(nullptr);
+  if (detail != nullptr && *detail != '\0') {
     absl::StrAppend(&text, " (", detail, ")");
   }
   if (js_error != jsErrCode{}) {
@@ -121,11 +122,14 @@ void ApplyStart(const StartPosition& start, uint64_t last_sequence, jsConsumerCo
       config->DeliverPolicy = js_DeliverByStartSequence;
       config->OptStartSeq = std::max<uint64_t>(start.sequence, 1);
       break;
-    case StartPosition::Kind::kTime:
-      // The library leaves a start time <= 0 out of the request.
+    case StartPosition::Kind::kTime: {
+      constexpr int64_t kSecond = 1000000000;
+      int64_t nanos = std::max<int64_t>(absl::ToUnixNanos(start.time), 0);
+      if (nanos % kSecond < kSecond / 10) nanos -= nanos % kSecond;
       config->DeliverPolicy = js_DeliverByStartTime;
-      config->OptStartTime = std::max<int64_t>(absl::ToUnixNanos(start.time), 1);
+      config->OptStartTime = std::max<int64_t>(nanos, 1);  // <= 0 would be left out
       break;
+    }
   }
 }
 
@@ -246,6 +250,103 @@ absl::StatusOr<PublishResult> NatsConnection::PublishStored(absl::string_view to
   return result;
 }
 
+namespace {
+
+// A pipelined batch: which message is at which position, and the outcomes the
+// JetStream acknowledgement handler fills in.
+struct Batch {
+  absl::Mutex mu;
+  absl::flat_hash_map<natsMsg*, size_t> positions ABSL_GUARDED_BY(mu);
+  std::vector<absl::StatusOr<PublishResult>> results ABSL_GUARDED_BY(mu);
+  const std::vector<std::pair<std::string, v1::Envelope>>* messages;
+};
+
+void OnBatchAck(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* closure) {
+  auto* batch = static_cast<Batch*>(closure);
+  {
+    absl::MutexLock lock(&batch->mu);
+    auto it = batch->positions.find(msg);
+    if (it != batch->positions.end()) {
+      size_t i = it->second;
+      batch->positions.erase(it);
+      const auto& [topic, envelope] = (*batch->messages)[i];
+      if (ack != nullptr) {
+        batch->results[i] = PublishResult{envelope.id(), ack->Sequence, ack->Duplicate};
+      } else {
+        batch->results[i] = NatsError(absl::StrCat("publishing to '", topic, "'"), error->Err,
+                                      error->ErrCode, error->ErrText);
+      }
+    }
+  }
+  natsMsg_Destroy(msg);
+}
+
+}  // namespace
+
+std::vector<absl::StatusOr<PublishResult>> NatsConnection::PublishStoredBatch(
+    const std::vector<std::pair<std::string, v1::Envelope>>& messages) {
+  if (messages.size() <= 1) {
+    std::vector<absl::StatusOr<PublishResult>> results;
+    for (const auto& [topic, envelope] : messages) {
+      results.push_back(PublishStored(topic, envelope, envelope.id()));
+    }
+    return results;
+  }
+  Batch batch;
+  batch.messages = &messages;
+  batch.results.assign(messages.size(),
+                       absl::UnavailableError("no acknowledgement from JetStream in time"));
+  jsOptions options;
+  jsOptions_Init(&options);
+  options.Wait = Millis(options_.request_timeout);
+  options.PublishAsync.MaxPending = static_cast<int64_t>(messages.size());
+  options.PublishAsync.AckHandler = &OnBatchAck;
+  options.PublishAsync.AckHandlerClosure = &batch;
+  jsCtx* js = nullptr;
+  if (natsStatus s = natsConnection_JetStream(&js, nc_, &options); s != NATS_OK) {
+    return std::vector<absl::StatusOr<PublishResult>>(
+        messages.size(), NatsError("creating a JetStream context", s));
+  }
+  jsPubOptions publish;
+  jsPubOptions_Init(&publish);
+  publish.ExpectStream = options_.stream_name.c_str();
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const auto& [topic, envelope] = messages[i];
+    auto msg = EncodeEnvelope(MsgSubject(topic), "", envelope);
+    if (!msg.ok()) {
+      absl::MutexLock lock(&batch.mu);
+      batch.results[i] = msg.status();
+      continue;
+    }
+    natsMsg* raw = msg->release();
+    {
+      absl::MutexLock lock(&batch.mu);
+      batch.positions[raw] = i;
+    }
+    publish.MsgId = envelope.id().c_str();
+    natsMsg* sent = raw;
+    if (natsStatus s = js_PublishMsgAsync(js, &sent, &publish); s != NATS_OK) {
+      absl::MutexLock lock(&batch.mu);
+      batch.positions.erase(raw);
+      batch.results[i] = NatsError(absl::StrCat("publishing to '", topic, "'"), s);
+      natsMsg_Destroy(sent);
+    }
+  }
+  jsPubOptions wait;
+  jsPubOptions_Init(&wait);
+  wait.MaxWait = Millis(options_.request_timeout);
+  if (js_PublishAsyncComplete(js, &wait) != NATS_OK) {
+    // Give up on what is still unacknowledged (it stays "no acknowledgement"),
+    // then wait for acknowledgement handlers already running to return.
+    natsMsgList left;
+    if (js_PublishAsyncGetPendingList(&left, js) == NATS_OK) natsMsgList_Destroy(&left);
+    js_PublishAsyncComplete(js, &wait);
+  }
+  jsCtx_Destroy(js);
+  absl::MutexLock lock(&batch.mu);
+  return std::move(batch.results);
+}
+
 absl::Status NatsConnection::PublishRaw(const std::string& subject, absl::string_view data,
                                         const std::string& reply) {
   int size = static_cast<int>(data.size());
@@ -269,6 +370,16 @@ absl::StatusOr<NatsConnection::Bounds> NatsConnection::StreamBounds() {
   if (bounds.first == 0) bounds.first = bounds.last + 1;
   jsStreamInfo_Destroy(info);
   return bounds;
+}
+
+uint64_t NatsConnection::reconnects() const {
+  natsStatistics* stats = nullptr;
+  uint64_t reconnects = 0;
+  if (natsStatistics_Create(&stats) == NATS_OK && natsConnection_GetStats(nc_, stats) == NATS_OK) {
+    natsStatistics_GetCounts(stats, nullptr, nullptr, nullptr, nullptr, &reconnects);
+  }
+  natsStatistics_Destroy(stats);
+  return reconnects;
 }
 
 void NatsConnection::RememberGroup(const std::string& group, const GroupOptions& options) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nats/nats.h>
@@ -28,7 +29,12 @@ namespace kei::bus::nats {
 // timeouts, INVALID_ARGUMENT, RESOURCE_EXHAUSTED (payload or stream limits),
 // NOT_FOUND, or FAILED_PRECONDITION for other JetStream API errors; the
 // message names `what` and carries the library's text.
-absl::Status NatsError(absl::string_view what, natsStatus status, jsErrCode js_error = jsErrCode{});
+// `detail` (default: the library's last error on this thread) is appended.
+absl::Status NatsError(absl::string_view what, natsStatus status, jsErrCode js_error = jsErrCode{},
+                       const char* detail = nullptr);
+
+// Where a JetStream delivery's ack subject (its reply subject) starts.
+inline constexpr absl::string_view kAckPrefix = "$JS.ACK.";
 
 // The parts of a JetStream ack subject ("$JS.ACK.<stream>.<consumer>.
 // <delivered>.<stream seq>.<consumer seq>.<nanos>.<pending>", or the form with
@@ -44,6 +50,10 @@ std::optional<AckSubject> ParseAckSubject(absl::string_view subject);
 
 // Sets a consumer's deliver policy for `start`; kNew starts right after
 // `last_sequence` (the stream's newest when the subscription went live).
+// libnats 3.4.1 writes a start time's fraction of a second without its
+// leading zeros (".05" becomes ".5"), so a kTime start with a fraction below
+// 0.1 s is rounded down to the second: the subscription must skip messages
+// published before start.time itself.
 void ApplyStart(const StartPosition& start, uint64_t last_sequence, jsConsumerConfig* config);
 
 // Something that must end before the connection closes (a subscription).
@@ -78,6 +88,10 @@ class NatsConnection {
   // de-duplicated by `msg_id` within the stream's duplicate window.
   absl::StatusOr<PublishResult> PublishStored(absl::string_view topic, const v1::Envelope& envelope,
                                               const std::string& msg_id);
+  // As PublishStored for each (topic, complete envelope), in order and
+  // pipelined (one round trip for the lot); de-duplicated by envelope id.
+  std::vector<absl::StatusOr<PublishResult>> PublishStoredBatch(
+      const std::vector<std::pair<std::string, v1::Envelope>>& messages);
   // Core-publishes `data` to `subject` (acks, naks, pull requests).
   absl::Status PublishRaw(const std::string& subject, absl::string_view data,
                           const std::string& reply = "");
@@ -89,6 +103,9 @@ class NatsConnection {
     uint64_t last = 0;
   };
   absl::StatusOr<Bounds> StreamBounds();
+
+  // How often the connection reconnected (pull requests do not survive it).
+  uint64_t reconnects() const;
 
   // Options of groups seen by this process (for Nack's backoff).
   void RememberGroup(const std::string& group, const GroupOptions& options);

@@ -22,19 +22,25 @@ constexpr size_t kMaxGroupName = 64;
 constexpr absl::string_view kDescriptionTag = "kei-bus group";
 
 // "kei-bus group; ack_wait=30s; max_deliveries=5; backoff=1s,5s;
-// dead_letter_topic=; max_ack_pending=1024"
-std::string Describe(const GroupOptions& o) {
+// dead_letter_topic=; max_ack_pending=1024[; not_before=<unix nanos>]"
+std::string Describe(const GroupSettings& settings) {
+  const GroupOptions& o = settings.options;
   std::vector<std::string> backoff;
   for (absl::Duration d : o.backoff) backoff.push_back(absl::FormatDuration(d));
-  return absl::StrCat(kDescriptionTag, "; ack_wait=", absl::FormatDuration(o.ack_wait),
-                      "; max_deliveries=", o.max_deliveries, "; backoff=",
-                      absl::StrJoin(backoff, ","), "; dead_letter_topic=", o.dead_letter_topic,
-                      "; max_ack_pending=", o.max_ack_pending);
+  std::string text = absl::StrCat(
+      kDescriptionTag, "; ack_wait=", absl::FormatDuration(o.ack_wait),
+      "; max_deliveries=", o.max_deliveries, "; backoff=", absl::StrJoin(backoff, ","),
+      "; dead_letter_topic=", o.dead_letter_topic, "; max_ack_pending=", o.max_ack_pending);
+  if (settings.not_before != absl::InfinitePast()) {
+    absl::StrAppend(&text, "; not_before=", absl::ToUnixNanos(settings.not_before));
+  }
+  return text;
 }
 
-std::optional<GroupOptions> ParseDescription(absl::string_view text) {
+std::optional<GroupSettings> ParseDescription(absl::string_view text) {
   if (!absl::ConsumePrefix(&text, kDescriptionTag)) return std::nullopt;
-  GroupOptions o;
+  GroupSettings settings;
+  GroupOptions& o = settings.options;
   for (absl::string_view field : absl::StrSplit(text, "; ", absl::SkipEmpty())) {
     std::pair<absl::string_view, absl::string_view> kv =
         absl::StrSplit(field, absl::MaxSplits('=', 1));
@@ -54,22 +60,26 @@ std::optional<GroupOptions> ParseDescription(absl::string_view text) {
       o.dead_letter_topic = std::string(value);
     } else if (key == "max_ack_pending") {
       ok = absl::SimpleAtoi(value, &o.max_ack_pending);
+    } else if (key == "not_before") {
+      int64_t nanos = 0;
+      ok = absl::SimpleAtoi(value, &nanos);
+      settings.not_before = absl::FromUnixNanos(nanos);
     }
     if (!ok) return std::nullopt;
   }
-  return o;
+  return settings;
 }
 
-// An existing group's consumer: the pattern it reads and the options it keeps
-// (`fallback` when it was not created by a KEI bus).
+// An existing group's consumer: the pattern it reads and the settings it
+// keeps (`fallback` when it was not created by a KEI bus).
 struct Existing {
   std::string pattern;
-  GroupOptions options;
+  GroupSettings settings;
 };
 
 absl::StatusOr<std::optional<Existing>> Lookup(NatsConnection& connection,
                                                const std::string& group,
-                                               const GroupOptions& fallback) {
+                                               const GroupSettings& fallback) {
   jsConsumerInfo* info = nullptr;
   jsErrCode js_error{};
   natsStatus s = js_GetConsumerInfo(&info, connection.js(),
@@ -87,10 +97,11 @@ absl::StatusOr<std::optional<Existing>> Lookup(NatsConnection& connection,
 }
 
 natsStatus CreateConsumer(NatsConnection& connection, const SubscribeSpec& spec,
-                          uint64_t last_sequence, jsErrCode* js_error) {
-  const GroupOptions& o = spec.group_options;
+                          const GroupSettings& settings, uint64_t last_sequence,
+                          jsErrCode* js_error) {
+  const GroupOptions& o = settings.options;
   std::string filter = connection.MsgSubject(spec.pattern);
-  std::string description = Describe(o);
+  std::string description = Describe(settings);
   // JetStream's BackOff replaces the ack wait of each attempt, so a missed ack
   // deadline plus the backoff delay is one BackOff entry.
   std::vector<int64_t> backoff;
@@ -140,10 +151,12 @@ absl::Status ValidateGroup(const SubscribeSpec& spec) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<GroupOptions> JoinGroup(NatsConnection& connection, const SubscribeSpec& spec,
-                                       uint64_t last_sequence) {
+absl::StatusOr<GroupSettings> JoinGroup(NatsConnection& connection, const SubscribeSpec& spec,
+                                        uint64_t last_sequence) {
+  GroupSettings mine{spec.group_options};
+  if (spec.start.kind == StartPosition::Kind::kTime) mine.not_before = spec.start.time;
   for (int attempt = 0;; ++attempt) {
-    auto existing = Lookup(connection, spec.group, spec.group_options);
+    auto existing = Lookup(connection, spec.group, mine);
     if (!existing.ok()) return existing.status();
     if (existing->has_value()) {
       const Existing& group = **existing;
@@ -151,14 +164,14 @@ absl::StatusOr<GroupOptions> JoinGroup(NatsConnection& connection, const Subscri
         return absl::FailedPreconditionError(absl::StrCat(
             "group '", spec.group, "' reads '", group.pattern, "', not '", spec.pattern, "'"));
       }
-      connection.RememberGroup(spec.group, group.options);
-      return group.options;
+      connection.RememberGroup(spec.group, group.settings.options);
+      return group.settings;
     }
     jsErrCode js_error{};
-    natsStatus s = CreateConsumer(connection, spec, last_sequence, &js_error);
+    natsStatus s = CreateConsumer(connection, spec, mine, last_sequence, &js_error);
     if (s == NATS_OK) {
-      connection.RememberGroup(spec.group, spec.group_options);
-      return spec.group_options;
+      connection.RememberGroup(spec.group, mine.options);
+      return mine;
     }
     // Another member may have created it meanwhile: look once more.
     if (attempt > 0) {
@@ -169,13 +182,13 @@ absl::StatusOr<GroupOptions> JoinGroup(NatsConnection& connection, const Subscri
 
 absl::StatusOr<GroupOptions> FindGroup(NatsConnection& connection, const std::string& group) {
   if (auto known = connection.KnownGroup(group)) return *known;
-  auto existing = Lookup(connection, group, GroupOptions{});
+  auto existing = Lookup(connection, group, GroupSettings{});
   if (!existing.ok()) return existing.status();
   if (!existing->has_value()) {
     return absl::NotFoundError(absl::StrCat("no group '", group, "'"));
   }
-  connection.RememberGroup(group, (*existing)->options);
-  return (*existing)->options;
+  connection.RememberGroup(group, (*existing)->settings.options);
+  return (*existing)->settings.options;
 }
 
 std::string DeadLetterTopic(const std::string& group, const GroupOptions& options) {

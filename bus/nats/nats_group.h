@@ -15,13 +15,20 @@
 
 namespace kei::bus::nats {
 
+// What a group keeps from its first subscriber.
+struct GroupSettings {
+  GroupOptions options;
+  // A kTime start: older messages are acknowledged unseen (see ApplyStart).
+  absl::Time not_before = absl::InfinitePast();
+};
+
 // INVALID_ARGUMENT for a bad group name ([A-Za-z0-9_-]{1,64}) or options.
 absl::Status ValidateGroup(const SubscribeSpec& spec);
 
-// The options the group keeps, creating its consumer from `spec` when there is
-// none yet (kNew starts after `last_sequence`). FAILED_PRECONDITION when the
-// group reads another pattern.
-absl::StatusOr<GroupOptions> JoinGroup(NatsConnection& connection, const SubscribeSpec& spec,
+// The settings the group keeps, creating its consumer from `spec` when there
+// is none yet (kNew starts after `last_sequence`). FAILED_PRECONDITION when
+// the group reads another pattern.
+absl::StatusOr<GroupSettings> JoinGroup(NatsConnection& connection, const SubscribeSpec& spec,
                                        uint64_t last_sequence);
 
 // The options of an existing group; NOT_FOUND when there is no such group.

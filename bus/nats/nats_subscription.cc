@@ -34,9 +34,10 @@ constexpr absl::Duration kMinPullWait = absl::Milliseconds(10);
 // How long past its expiry a pull whose end never arrived (lost in a
 // reconnect) still counts as open.
 constexpr absl::Duration kPullGrace = absl::Seconds(2);
+// How often Next checks whether a reconnect lost its open pull.
+constexpr absl::Duration kReconnectCheck = absl::Seconds(1);
 // Pause after a pull ended with an unexpected status.
-constexpr absl::Duration kPullRetryDelay = absl::Milliseconds(100);
-constexpr absl::string_view kAckPrefix = "$JS.ACK.";
+constexpr absl::Duration kPullRetryDelay = absl::Milliseconds(250);
 
 int64_t Millis(absl::Duration d) { return std::max<int64_t>(1, absl::ToInt64Milliseconds(d)); }
 
@@ -53,8 +54,9 @@ struct GroupPart {
 // drops, so no callback ever sees a freed Feed.
 class Feed final : public Closable, public std::enable_shared_from_this<Feed> {
  public:
-  Feed(NatsConnection* connection, std::optional<GroupPart> group)
-      : connection_(connection), group_(std::move(group)) {}
+  // Messages published before `not_before` are skipped (see ApplyStart).
+  Feed(NatsConnection* connection, std::optional<GroupPart> group, absl::Time not_before)
+      : connection_(connection), group_(std::move(group)), not_before_(not_before) {}
 
   // Creates an asynchronous NATS subscription with `subscribe(&sub, closure)`
   // (which must pass OnMessage and `closure`) and keeps it.
@@ -120,9 +122,10 @@ class Feed final : public Closable, public std::enable_shared_from_this<Feed> {
   // Moves up to `max` queued messages to `out`, consuming pull statuses.
   void Take(size_t max, std::vector<NatsMsgPtr>* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnPullStatus(natsMsg* msg, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A pull request when none is open (or it is lost), sized by `max`.
-  std::optional<Pull> StartPull(size_t max, absl::Time deadline, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A pull request when none is open (or it was lost), sized by `max`.
+  // `reconnects` is the connection's count now (read without mu_).
+  std::optional<Pull> StartPull(size_t max, absl::Time deadline, absl::Time now,
+                                uint64_t reconnects) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Until when Next waits for news.
   absl::Time WaitUntil(absl::Time deadline) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Decodes taken messages; group deliveries past max_deliveries go to the
@@ -132,6 +135,7 @@ class Feed final : public Closable, public std::enable_shared_from_this<Feed> {
 
   NatsConnection* const connection_;  // outlives the Feed's users
   const std::optional<GroupPart> group_;
+  const absl::Time not_before_;
 
   absl::Mutex subs_mu_;  // never taken by callbacks
   std::vector<natsSubscription*> subs_ ABSL_GUARDED_BY(subs_mu_);
@@ -148,6 +152,7 @@ class Feed final : public Closable, public std::enable_shared_from_this<Feed> {
   bool pull_no_wait_ ABSL_GUARDED_BY(mu_) = false;
   size_t pull_remaining_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time pull_until_ ABSL_GUARDED_BY(mu_);
+  uint64_t pull_reconnects_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time pull_not_before_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::flat_hash_map<std::string, absl::Time> held_ ABSL_GUARDED_BY(mu_);
 };
@@ -158,6 +163,7 @@ absl::StatusOr<std::vector<Delivery>> Feed::Next(size_t max, absl::Time deadline
   while (true) {
     std::vector<NatsMsgPtr> taken;
     std::optional<Pull> pull;
+    uint64_t reconnects = group_ ? connection_->reconnects() : 0;
     {
       absl::MutexLock lock(&mu_);
       if (state_ == State::kClosed) return absl::CancelledError("subscription closed");
@@ -173,7 +179,9 @@ absl::StatusOr<std::vector<Delivery>> Feed::Next(size_t max, absl::Time deadline
           return absl::UnavailableError("the NATS bus backend went away (connection closed)");
         }
         // One no-wait pull at most once the deadline passed.
-        if (group_ && !(pulled && now >= deadline)) pull = StartPull(max, deadline, now);
+        if (group_ && !(pulled && now >= deadline)) {
+          pull = StartPull(max, deadline, now, reconnects);
+        }
         if (!pull) {
           absl::Time until = WaitUntil(deadline);
           if (now >= until) return std::vector<Delivery>{};
@@ -236,17 +244,20 @@ void Feed::OnPullStatus(natsMsg* msg, absl::Time now) {
   absl::string_view description = text != nullptr ? text : "";
   // 404 No Messages, 408 Request Timeout: the pull simply ended.
   if (status == "404" || status == "408") return;
-  if (status == "503" || absl::StrContains(description, "Consumer Deleted")) {
+  if (absl::StrContains(description, "Consumer Deleted")) {
     std::fprintf(stderr, "bus: group %s: consumer unavailable: %s %s\n", group_->name.c_str(),
                  code != nullptr ? code : "", text != nullptr ? text : "");
     state_ = State::kGone;
     return;
   }
+  // Anything else (503 while JetStream restarts, 409 limits): try again soon.
   pull_not_before_ = now + kPullRetryDelay;
 }
 
-std::optional<Feed::Pull> Feed::StartPull(size_t max, absl::Time deadline, absl::Time now) {
-  if ((pull_open_ && now < pull_until_) || now < pull_not_before_) return std::nullopt;
+std::optional<Feed::Pull> Feed::StartPull(size_t max, absl::Time deadline, absl::Time now,
+                                          uint64_t reconnects) {
+  bool lost = now >= pull_until_ || reconnects != pull_reconnects_;
+  if ((pull_open_ && !lost) || now < pull_not_before_) return std::nullopt;
   size_t batch = std::min(max, kMaxPullBatch);
   absl::Duration wait = std::min(deadline - now, kMaxPullWait);
   pull_open_ = true;
@@ -254,6 +265,7 @@ std::optional<Feed::Pull> Feed::StartPull(size_t max, absl::Time deadline, absl:
   pull_remaining_ = batch;
   pull_until_ =
       now + (pull_no_wait_ ? connection_->options().request_timeout : wait) + kPullGrace;
+  pull_reconnects_ = reconnects;
   ++pull_id_;
   Pull pull;
   pull.reply = absl::StrCat(group_->reply_prefix, pull_id_);
@@ -265,10 +277,11 @@ std::optional<Feed::Pull> Feed::StartPull(size_t max, absl::Time deadline, absl:
 
 absl::Time Feed::WaitUntil(absl::Time deadline) const {
   if (!group_) return deadline;
-  // A no-wait pull is waited for even past the deadline; an open pull that
-  // outlives its expiry (its end was lost) is renewed.
+  // A no-wait pull is waited for even past the deadline; an open pull is
+  // renewed when a reconnect or its expiry passing without an end lost it.
   if (pull_open_) {
-    return pull_no_wait_ ? std::max(deadline, pull_until_) : std::min(deadline, pull_until_);
+    return pull_no_wait_ ? std::max(deadline, pull_until_)
+                         : std::min({deadline, pull_until_, absl::Now() + kReconnectCheck});
   }
   return std::min(deadline, std::max(pull_not_before_, absl::Now()));
 }
@@ -292,6 +305,10 @@ std::vector<Delivery> Feed::Deliver(std::vector<NatsMsgPtr> taken) {
     message->topic = connection_->TopicOfMsg(natsMsg_GetSubject(msg.get()));
     message->sequence = ack->stream_sequence;
     message->publish_time = absl::FromUnixNanos(ack->timestamp_nanos);
+    if (message->publish_time < not_before_) {
+      if (group_) (void)connection_->PublishRaw(reply_to, "+ACK");  // not the group's
+      continue;
+    }
     if (!group_) {
       out.push_back(Delivery{std::move(message), "", 1});
       continue;
@@ -416,8 +433,10 @@ absl::StatusOr<std::unique_ptr<Subscription>> SubscribeEphemeral(
     std::shared_ptr<NatsConnection> connection, const SubscribeSpec& spec,
     NatsConnection::Bounds bounds) {
   NatsConnection& c = *connection;
+  absl::Time not_before = spec.start.kind == StartPosition::Kind::kTime ? spec.start.time
+                                                                        : absl::InfinitePast();
   auto subscription = std::make_unique<NatsSubscription>(
-      std::move(connection), std::make_shared<Feed>(&c, std::nullopt), bounds);
+      std::move(connection), std::make_shared<Feed>(&c, std::nullopt, not_before), bounds);
   std::string filter = c.MsgSubject(spec.pattern);
   absl::Status s = subscription->feed().Add([&](natsSubscription** sub, void* closure) {
     jsSubOptions options;
@@ -444,20 +463,21 @@ absl::StatusOr<std::unique_ptr<Subscription>> SubscribeEphemeral(
 }
 
 absl::StatusOr<std::unique_ptr<Subscription>> SubscribeGroup(
-    std::shared_ptr<NatsConnection> connection, const SubscribeSpec& spec, GroupOptions options,
-    NatsConnection::Bounds bounds) {
+    std::shared_ptr<NatsConnection> connection, const SubscribeSpec& spec,
+    GroupSettings settings, NatsConnection::Bounds bounds) {
   NatsConnection& c = *connection;
   natsInbox* inbox = nullptr;
   if (natsStatus s = natsInbox_Create(&inbox); s != NATS_OK) {
     return NatsError("creating an inbox", s);
   }
-  GroupPart group{spec.group, std::move(options), absl::StrCat(inbox, "."),
+  GroupPart group{spec.group, std::move(settings.options), absl::StrCat(inbox, "."),
                   absl::StrCat("$JS.API.CONSUMER.MSG.NEXT.", c.options().stream_name, ".",
                                spec.group)};
   natsInbox_Destroy(inbox);
   std::string pull_replies = absl::StrCat(group.reply_prefix, "*");
   auto subscription = std::make_unique<NatsSubscription>(
-      std::move(connection), std::make_shared<Feed>(&c, std::move(group)), bounds);
+      std::move(connection), std::make_shared<Feed>(&c, std::move(group), settings.not_before),
+      bounds);
   absl::Status s = subscription->feed().Add([&](natsSubscription** sub, void* closure) {
     return CoreSubscribe(sub, c, pull_replies, "", closure);
   });

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "bus/backend.h"
 #include "bus/nats/nats_connection.h"
+#include "bus/nats/nats_group.h"
 
 namespace kei::bus::nats {
 
@@ -19,9 +20,9 @@ absl::StatusOr<std::unique_ptr<Subscription>> SubscribeEphemeral(
     NatsConnection::Bounds bounds);
 
 // As above for a member of spec.group, whose consumer exists and keeps
-// `options`.
+// `settings`.
 absl::StatusOr<std::unique_ptr<Subscription>> SubscribeGroup(
-    std::shared_ptr<NatsConnection> connection, const SubscribeSpec& spec, GroupOptions options,
-    NatsConnection::Bounds bounds);
+    std::shared_ptr<NatsConnection> connection, const SubscribeSpec& spec,
+    GroupSettings settings, NatsConnection::Bounds bounds);
 
 }  // namespace kei::bus::nats

@@ -66,7 +66,7 @@ void BusPublisher::SendLoop() {
       }
     }
     bus::v1::PublishBatchRequest request;
-    for (Item& item : items) *request.add_messages() = item.request;
+    for (Item& item : items) request.add_messages()->Swap(&item.request);
     auto response = client_.PublishBatch(std::move(request), options_.call_options);
     if (response.ok() && response->outcomes_size() != static_cast<int>(items.size())) {
       response = absl::InternalError(absl::StrCat("the server answered ", response->outcomes_size(),

@@ -1,8 +1,9 @@
 // Smoke test of the NATS JetStream bus backend against a real nats-server: the
 // CloudEvents header mapping (as KEI and a plain NATS client see it),
 // ephemeral fan-out with wildcards and start positions, de-duplication,
-// consumer groups (competing members, acks, redelivery, backoff, dead
-// letters, hand-over on Close), request/reply, and surviving a server restart.
+// pipelined batches, consumer groups (competing members, acks, redelivery,
+// backoff, dead letters, hand-over on Close), request/reply, and surviving a
+// server restart.
 // The backend contract shared with the embedded broker is bus_backend_test.
 #include <atomic>
 #include <memory>
@@ -97,11 +98,12 @@ class NatsBackendTest : public ::testing::Test {
     return s.ok() ? *std::move(s) : nullptr;
   }
   std::unique_ptr<Subscription> Group(const std::string& pattern, const std::string& group,
-                                      GroupOptions options = {}) {
+                                      GroupOptions options = {}, StartPosition start = {}) {
     SubscribeSpec spec;
     spec.pattern = pattern;
     spec.group = group;
     spec.group_options = options;
+    spec.start = start;
     auto s = bus_->Subscribe(spec);
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? *std::move(s) : nullptr;
@@ -224,6 +226,10 @@ TEST_F(NatsBackendTest, EphemeralFanOutWithWildcardsAndSequences) {
 }
 
 TEST_F(NatsBackendTest, StartPositionsReplay) {
+  // Just past a second boundary, so the start time's fraction is below 0.1 s
+  // (which libnats cannot encode: the backend rounds down and filters).
+  absl::Time now = absl::Now();
+  absl::SleepFor(absl::FromUnixSeconds(absl::ToUnixSeconds(now) + 1) - now);
   Pub("replay.t", "a");
   Pub("replay.t", "b");
   absl::SleepFor(absl::Milliseconds(20));
@@ -238,12 +244,14 @@ TEST_F(NatsBackendTest, StartPositionsReplay) {
   time.time = middle;
   auto from_time = Sub("replay.t", time);
   auto fresh = Sub("replay.t");
-  ASSERT_TRUE(all && from_seq && from_time && fresh);
+  auto group = Group("replay.t", "replayers", {}, time);
+  ASSERT_TRUE(all && from_seq && from_time && fresh && group);
   Pub("replay.t", "d");
   EXPECT_THAT(Payloads(Collect(*all, 4)), ElementsAre("a", "b", "c", "d"));
   EXPECT_THAT(Payloads(Collect(*from_seq, 2)), ElementsAre("c", "d"));
   EXPECT_THAT(Payloads(Collect(*from_time, 2)), ElementsAre("c", "d"));
   EXPECT_THAT(Payloads(Collect(*fresh, 1)), ElementsAre("d"));
+  EXPECT_THAT(Payloads(Collect(*group, 2)), ElementsAre("c", "d"));
 }
 
 TEST_F(NatsBackendTest, PublishesAreDeduplicatedById) {
@@ -261,6 +269,76 @@ TEST_F(NatsBackendTest, PublishesAreDeduplicatedById) {
   ASSERT_TRUE(filled.ok());
   EXPECT_EQ(filled->id.size(), 36u);
   EXPECT_THAT(Payloads(Collect(*sub, 3, absl::Seconds(1))), ElementsAre("once", "next"));
+}
+
+TEST_F(NatsBackendTest, BatchesArePipelinedInOrder) {
+  auto sub = Sub("batch.>");
+  ASSERT_TRUE(sub);
+  v1::Envelope repeated = Text("same");
+  repeated.set_id("batch-dup");
+  std::vector<std::pair<std::string, v1::Envelope>> batch;
+  for (int i = 0; i < 50; ++i) batch.emplace_back("batch.a", Text(absl::StrCat(i)));
+  batch.emplace_back("bad topic", Text("x"));
+  batch.emplace_back("batch.b", repeated);
+  batch.emplace_back("batch.b", repeated);
+  batch.emplace_back("_INBOX.nobody", Text("reply"));
+  auto results = bus_->PublishBatch(std::move(batch));
+  ASSERT_EQ(results.size(), 54u);
+  for (int i = 1; i < 50; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    EXPECT_EQ(results[i]->sequence, results[i - 1]->sequence + 1);
+    EXPECT_EQ(results[i]->id.size(), 36u);
+  }
+  EXPECT_EQ(results[50].status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(results[51].ok() && results[52].ok() && results[53].ok());
+  EXPECT_FALSE(results[51]->duplicate);
+  EXPECT_TRUE(results[52]->duplicate);
+  EXPECT_EQ(results[51]->sequence, results[52]->sequence);
+  EXPECT_EQ(results[53]->sequence, 0u);
+  auto got = Collect(*sub, 51);
+  ASSERT_EQ(got.size(), 51u);
+  EXPECT_EQ(got[0].message->envelope.binary_data(), "0");
+  EXPECT_EQ(got[50].message->envelope.binary_data(), "same");
+}
+
+TEST_F(NatsBackendTest, NextWithAPastDeadlinePolls) {
+  auto sub = Sub("poll.t");
+  auto member = Group("poll.t", "pollers");
+  ASSERT_TRUE(sub && member);
+  absl::Time start = absl::Now();
+  EXPECT_TRUE(sub->Next(8, absl::InfinitePast())->empty());
+  EXPECT_TRUE(member->Next(8, absl::InfinitePast())->empty());
+  Pub("poll.t", "one");
+  Pub("poll.t", "two");
+  std::vector<Delivery> got;
+  for (int i = 0; i < 50 && got.size() < 2; ++i) {
+    auto next = member->Next(8, absl::InfinitePast());
+    ASSERT_TRUE(next.ok()) << next.status();
+    got.insert(got.end(), next->begin(), next->end());
+  }
+  EXPECT_THAT(Payloads(got), ElementsAre("one", "two"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+}
+
+TEST_F(NatsBackendTest, ASlowEphemeralSubscriberIsToldItLostMessages) {
+  auto slow = Sub("flood.t");
+  ASSERT_TRUE(slow);
+  for (int sent = 0; sent < 70000; sent += 1000) {
+    std::vector<std::pair<std::string, v1::Envelope>> batch;
+    for (int i = 0; i < 1000; ++i) batch.emplace_back("flood.t", Text("x"));
+    for (const auto& r : bus_->PublishBatch(std::move(batch))) ASSERT_TRUE(r.ok()) << r.status();
+  }
+  absl::StatusOr<std::vector<Delivery>> next;
+  for (absl::Time deadline = absl::Now() + absl::Seconds(10); absl::Now() < deadline;) {
+    next = slow->Next(1, absl::Now() + absl::Seconds(1));
+    if (!next.ok()) break;
+    absl::SleepFor(absl::Milliseconds(200));  // still behind: let the queue overflow
+  }
+  EXPECT_EQ(next.status().code(), absl::StatusCode::kResourceExhausted) << next.status();
+  EXPECT_THAT(next.status().message(), HasSubstr("dropped"));
+  auto after = slow->Next(1, absl::Now() + absl::Seconds(1));  // goes on
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->size(), 1u);
 }
 
 TEST_F(NatsBackendTest, GroupMembersCompeteAndAcksStick) {
@@ -368,11 +446,25 @@ TEST_F(NatsBackendTest, GroupsKeepTheirPatternAndRejectBadInput) {
   other.group_options.ack_wait = absl::ZeroDuration();
   EXPECT_EQ(bus_->Subscribe(other).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(bus_->Publish("a.*", Text("x")).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bus_->Publish("big.t", Text(std::string(2 << 20, 'x'))).status().code(),
+            absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(bus_->Ack("not an ack id").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(bus_->Ack("$JS.ACK.OTHER.c.1.2.3.4.0").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(bus_->Nack("$JS.ACK.KEI.c.x.2.3.4.0", absl::ZeroDuration()).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(bus_->Ack("$JS.ACK.KEI.unknown.1.999999.1.1.0").ok());  // unknown: ignored
+}
+
+TEST_F(NatsBackendTest, MaxAckPendingBoundsTheGroup) {
+  GroupOptions options;
+  options.max_ack_pending = 2;
+  auto m = Group("pending.t", "bounded", options);
+  ASSERT_TRUE(m);
+  for (int i = 0; i < 5; ++i) Pub("pending.t", absl::StrCat(i));
+  auto first = Collect(*m, 5, absl::Milliseconds(500));
+  EXPECT_THAT(Payloads(first), ElementsAre("0", "1"));
+  for (const Delivery& d : first) ASSERT_TRUE(bus_->Ack(d.ack_id).ok());
+  EXPECT_THAT(Payloads(Collect(*m, 2)), ElementsAre("2", "3"));
 }
 
 TEST_F(NatsBackendTest, ClosedMembersWorkGoesToTheOthers) {

@@ -116,6 +116,40 @@ TEST(KeidConfigTest, McpSection) {
   EXPECT_THAT(Message(Apply(R"({"mcp": {"bogus": 1}})")), HasSubstr("mcp.bogus"));
 }
 
+TEST(KeidConfigTest, BusSection) {
+  KeidConfig config;
+  ASSERT_TRUE(ApplyJsonConfig(kEmbeddedDefaults, &config).ok());
+  EXPECT_EQ(config.bus.engine, bus::BusConfig::Engine::kEmbedded);
+  EXPECT_EQ(config.bus.storage, bus::BusConfig::Storage::kMemory);
+  EXPECT_EQ(config.bus.retention.max_bytes, uint64_t{256} << 20);
+  EXPECT_EQ(config.bus.retention.max_age, absl::InfiniteDuration());
+  ASSERT_TRUE(ApplyJsonConfig(R"({"bus": {"storage": "file", "directory": "/var/lib/keid/bus",
+      "fsync": "always", "fsync_interval_ms": 50, "segment_bytes": 1048576,
+      "retention": {"max_age_ms": 3600000, "max_bytes": 0, "max_messages": 1000},
+      "duplicate_window_ms": 0, "max_message_bytes": 2048,
+      "nats": {"url": "nats://10.0.0.1:4222", "stream": "AGENTS", "subject_prefix": "x"}}})",
+                              &config).ok());
+  EXPECT_EQ(config.bus.storage, bus::BusConfig::Storage::kFile);
+  EXPECT_EQ(config.bus.directory, "/var/lib/keid/bus");
+  EXPECT_EQ(config.bus.fsync, bus::FsyncPolicy::kEveryWrite);
+  EXPECT_EQ(config.bus.fsync_interval, absl::Milliseconds(50));
+  EXPECT_EQ(config.bus.segment_bytes, 1048576u);
+  EXPECT_EQ(config.bus.retention.max_age, absl::Hours(1));
+  EXPECT_EQ(config.bus.retention.max_bytes, 0u);
+  EXPECT_EQ(config.bus.retention.max_messages, 1000u);
+  EXPECT_EQ(config.bus.duplicate_window, absl::ZeroDuration());
+  EXPECT_EQ(config.bus.max_message_bytes, 2048u);
+  EXPECT_EQ(config.bus.nats_stream, "AGENTS");
+  std::string printed = ConfigToJson(config);
+  EXPECT_THAT(printed, HasSubstr(R"("fsync": "always")"));
+  EXPECT_THAT(printed, HasSubstr(R"("max_messages": 1000)"));
+  EXPECT_THAT(Message(Apply(R"({"bus": {"engine": "kafka"}})")), HasSubstr("bus.engine"));
+  EXPECT_THAT(Message(Apply(R"({"bus": {"fsync": "sometimes"}})")), HasSubstr("bus.fsync"));
+  EXPECT_THAT(Message(Apply(R"({"bus": {"segment_bytes": 1}})")), HasSubstr("bus.segment_bytes"));
+  EXPECT_THAT(Message(Apply(R"({"bus": {"retention": {"forever": true}}})")),
+              HasSubstr("bus.retention.forever"));
+}
+
 TEST(KeidConfigTest, EveryKeyApplies) {
   KeidConfig config;
   ASSERT_TRUE(ApplyJsonConfig(R"({
@@ -505,6 +539,21 @@ TEST(KeidCommandLineTest, PrintedConfigUsesOnlyKnownKeysAndRoundTrips) {
   EXPECT_EQ(reread.server.limits.max_deadline, absl::InfiniteDuration());
   EXPECT_EQ(reread.log_level, "debug");
   EXPECT_EQ(reread.server.max_message_bytes, 4194304);
+}
+
+TEST(KeidCommandLineTest, BusFlags) {
+  auto durable = Parse({"--bus-dir", "/tmp/keid-bus"});
+  ASSERT_TRUE(durable.ok()) << durable.status();
+  EXPECT_EQ(durable->bus.storage, bus::BusConfig::Storage::kFile);
+  EXPECT_EQ(durable->bus.directory, "/tmp/keid-bus");
+  auto nats = Parse({"--bus-nats=nats://127.0.0.1:4333"});
+  ASSERT_TRUE(nats.ok()) << nats.status();
+  EXPECT_EQ(nats->bus.engine, bus::BusConfig::Engine::kNats);
+  EXPECT_EQ(nats->bus.nats_url, "nats://127.0.0.1:4333");
+  std::string path = WriteConfig("keid_bus_file.json", R"({"bus": {"storage": "file"}})");
+  auto missing_dir = Parse({"--config", path});
+  ASSERT_FALSE(missing_dir.ok());
+  EXPECT_THAT(missing_dir.status().message(), HasSubstr("bus.directory"));
 }
 
 }  // namespace
