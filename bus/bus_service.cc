@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace kei::bus {
@@ -137,9 +138,11 @@ absl::Status BusService::Subscribe(Context& context, const v1::SubscribeRequest&
       }
       continue;
     }
-    v1::SubscribeResponse response;
-    for (const Delivery& d : *deliveries) DeliveryToProto(d, response.add_deliveries());
-    if (!stream.Send(response)) return absl::OkStatus();
+    // Deliveries copy their envelopes: into an arena, freed at once.
+    google::protobuf::Arena arena;
+    auto* response = google::protobuf::Arena::CreateMessage<v1::SubscribeResponse>(&arena);
+    for (const Delivery& d : *deliveries) DeliveryToProto(d, response->add_deliveries());
+    if (!stream.Send(*response)) return absl::OkStatus();
   }
 }
 

@@ -23,22 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Group names: what a file name and a NATS consumer name both accept.
-absl::Status ValidateGroupName(absl::string_view group) {
-  if (group.empty() || group.size() > 64) {
-    return absl::InvalidArgumentError("group names are 1-64 characters");
-  }
-  for (char c : group) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-';
-    if (!ok) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("group '", group, "' has a bad character (allowed: [A-Za-z0-9_-])"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 nlohmann::json GroupStateToJson(const GroupState& state) {
   nlohmann::json backoff = nlohmann::json::array();
   for (absl::Duration d : state.options.backoff) backoff.push_back(absl::ToInt64Milliseconds(d));
@@ -76,7 +60,8 @@ absl::StatusOr<GroupState> GroupStateFromJson(const std::string& text) {
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(absl::StrCat("group state: ", e.what()));
   }
-  if (auto s = ValidateGroupName(state.name); !s.ok()) return s;
+  SubscribeSpec spec{state.pattern, state.name, {}, state.options};
+  if (auto s = ValidateGroup(spec); !s.ok()) return s;
   if (auto s = ValidatePattern(state.pattern); !s.ok()) return s;
   return state;
 }
@@ -502,18 +487,8 @@ void EmbeddedBroker::Wake() {
 
 absl::StatusOr<std::shared_ptr<ConsumerGroup>> EmbeddedBroker::FindOrCreateGroup(
     const SubscribeSpec& spec) {
-  if (auto s = ValidateGroupName(spec.group); !s.ok()) return s;
+  if (auto s = ValidateGroup(spec); !s.ok()) return s;
   const GroupOptions& o = spec.group_options;
-  if (o.ack_wait <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("ack_wait must be positive");
-  }
-  if (o.max_ack_pending == 0) return absl::InvalidArgumentError("max_ack_pending must be positive");
-  for (absl::Duration d : o.backoff) {
-    if (d < absl::ZeroDuration()) return absl::InvalidArgumentError("backoff delays must be >= 0");
-  }
-  if (!o.dead_letter_topic.empty()) {
-    if (auto s = ValidateTopic(o.dead_letter_topic); !s.ok()) return s;
-  }
   std::shared_ptr<ConsumerGroup> group;
   {
     absl::MutexLock lock(&readers_mu_);
@@ -557,34 +532,30 @@ absl::StatusOr<std::unique_ptr<Subscription>> EmbeddedBroker::Subscribe(const Su
   return std::make_unique<EphemeralReader>(this, spec, start);
 }
 
-absl::Status EmbeddedBroker::Ack(absl::string_view ack_id) {
+absl::StatusOr<std::pair<std::shared_ptr<ConsumerGroup>, uint64_t>> EmbeddedBroker::FindAcked(
+    absl::string_view ack_id) {
   std::string name;
   uint64_t sequence = 0;
   if (auto s = ConsumerGroup::ParseAckId(ack_id, &name, &sequence); !s.ok()) return s;
-  std::shared_ptr<ConsumerGroup> group;
-  {
-    absl::MutexLock lock(&readers_mu_);
-    auto it = groups_.find(name);
-    if (it == groups_.end()) return absl::OkStatus();
-    group = it->second;
-  }
+  absl::MutexLock lock(&readers_mu_);
+  auto it = groups_.find(name);
+  return std::make_pair(it == groups_.end() ? nullptr : it->second, sequence);
+}
+
+absl::Status EmbeddedBroker::Ack(absl::string_view ack_id) {
+  auto found = FindAcked(ack_id);
+  if (!found.ok()) return found.status();
+  auto& [group, sequence] = *found;
   // Room under max_ack_pending may let members fetch again.
-  if (group->Ack(sequence)) Wake();
+  if (group != nullptr && group->Ack(sequence)) Wake();
   return absl::OkStatus();
 }
 
 absl::Status EmbeddedBroker::Nack(absl::string_view ack_id, absl::Duration delay) {
-  std::string name;
-  uint64_t sequence = 0;
-  if (auto s = ConsumerGroup::ParseAckId(ack_id, &name, &sequence); !s.ok()) return s;
-  std::shared_ptr<ConsumerGroup> group;
-  {
-    absl::MutexLock lock(&readers_mu_);
-    auto it = groups_.find(name);
-    if (it == groups_.end()) return absl::OkStatus();
-    group = it->second;
-  }
-  if (group->Nack(sequence, delay, absl::Now())) Wake();
+  auto found = FindAcked(ack_id);
+  if (!found.ok()) return found.status();
+  auto& [group, sequence] = *found;
+  if (group != nullptr && group->Nack(sequence, delay, absl::Now())) Wake();
   return absl::OkStatus();
 }
 

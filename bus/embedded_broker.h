@@ -77,6 +77,9 @@ class EmbeddedBroker final : public Backend {
   absl::StatusOr<PublishResult> Reply(absl::string_view topic, v1::Envelope envelope);
   absl::Status PublishDeadLetter(const ConsumerGroup& group, const MessagePtr& message);
   absl::StatusOr<std::shared_ptr<ConsumerGroup>> FindOrCreateGroup(const SubscribeSpec& spec);
+  // The group an ack id names (null when it is gone) and the sequence.
+  absl::StatusOr<std::pair<std::shared_ptr<ConsumerGroup>, uint64_t>> FindAcked(
+      absl::string_view ack_id);
   absl::Status SaveGroup(ConsumerGroup& group);
   void Wake();
   void Maintain();

@@ -54,6 +54,29 @@ absl::Status ValidatePattern(absl::string_view pattern) {
   return Validate("topic pattern", pattern, true);
 }
 
+absl::Status ValidateGroup(const SubscribeSpec& spec) {
+  const std::string& group = spec.group;
+  if (group.empty() || group.size() > 64) {
+    return absl::InvalidArgumentError("group names are 1-64 characters");
+  }
+  for (char c : group) {
+    if (!IsTokenChar(c)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("group '", group, "' has a bad character (allowed: [A-Za-z0-9_-])"));
+    }
+  }
+  const GroupOptions& o = spec.group_options;
+  if (o.ack_wait <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("ack_wait must be positive");
+  }
+  if (o.max_ack_pending == 0) return absl::InvalidArgumentError("max_ack_pending must be positive");
+  for (absl::Duration d : o.backoff) {
+    if (d < absl::ZeroDuration()) return absl::InvalidArgumentError("backoff delays must be >= 0");
+  }
+  if (!o.dead_letter_topic.empty()) return ValidateTopic(o.dead_letter_topic);
+  return absl::OkStatus();
+}
+
 bool IsWildcardPattern(absl::string_view pattern) {
   for (absl::string_view token : absl::StrSplit(pattern, '.')) {
     if (token == "*" || token == ">") return true;

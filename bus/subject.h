@@ -1,10 +1,12 @@
 // Topic names and subscription patterns, with NATS subject rules so both
 // backends route alike: dot-separated tokens of [A-Za-z0-9_-]; in patterns a
-// `*` token matches exactly one token and a final `>` one or more.
+// `*` token matches exactly one token and a final `>` one or more. Also the
+// rules for consumer groups, which both backends check the same way.
 #pragma once
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "bus/backend.h"
 
 namespace kei::bus {
 
@@ -18,6 +20,10 @@ absl::Status ValidateTopic(absl::string_view topic);
 absl::Status ValidatePattern(absl::string_view pattern);
 // Whether `topic` (valid) matches `pattern` (valid).
 bool TopicMatches(absl::string_view pattern, absl::string_view topic);
+// INVALID_ARGUMENT naming the problem for a group subscription: a group name
+// of 1-64 [A-Za-z0-9_-] (a file name and a NATS consumer name alike) and
+// sensible options.
+absl::Status ValidateGroup(const SubscribeSpec& spec);
 // Whether the pattern has wildcards.
 bool IsWildcardPattern(absl::string_view pattern);
 

@@ -73,7 +73,7 @@ std::vector<absl::StatusOr<PublishResult>> NatsBackend::PublishBatch(
 absl::StatusOr<std::unique_ptr<Subscription>> NatsBackend::Subscribe(const SubscribeSpec& spec) {
   if (auto s = ValidatePattern(spec.pattern); !s.ok()) return s;
   if (!spec.group.empty()) {
-    if (auto s = nats::ValidateGroup(spec); !s.ok()) return s;
+    if (auto s = ValidateGroup(spec); !s.ok()) return s;
   }
   auto bounds = connection_->StreamBounds();
   if (!bounds.ok()) return bounds.status();

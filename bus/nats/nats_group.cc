@@ -17,7 +17,6 @@
 namespace kei::bus::nats {
 namespace {
 
-constexpr size_t kMaxGroupName = 64;
 // Marks a consumer description written by Describe.
 constexpr absl::string_view kDescriptionTag = "kei-bus group";
 
@@ -125,31 +124,6 @@ natsStatus CreateConsumer(NatsConnection& connection, const SubscribeSpec& spec,
 }
 
 }  // namespace
-
-absl::Status ValidateGroup(const SubscribeSpec& spec) {
-  const std::string& group = spec.group;
-  if (group.empty() || group.size() > kMaxGroupName) {
-    return absl::InvalidArgumentError("group names are 1-64 characters");
-  }
-  for (char c : group) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-';
-    if (!ok) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("group '", group, "' has a bad character (allowed: [A-Za-z0-9_-])"));
-    }
-  }
-  const GroupOptions& o = spec.group_options;
-  if (o.ack_wait <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("ack_wait must be positive");
-  }
-  if (o.max_ack_pending == 0) return absl::InvalidArgumentError("max_ack_pending must be positive");
-  for (absl::Duration d : o.backoff) {
-    if (d < absl::ZeroDuration()) return absl::InvalidArgumentError("backoff delays must be >= 0");
-  }
-  if (!o.dead_letter_topic.empty()) return ValidateTopic(o.dead_letter_topic);
-  return absl::OkStatus();
-}
 
 absl::StatusOr<GroupSettings> JoinGroup(NatsConnection& connection, const SubscribeSpec& spec,
                                         uint64_t last_sequence) {

@@ -22,9 +22,6 @@ struct GroupSettings {
   absl::Time not_before = absl::InfinitePast();
 };
 
-// INVALID_ARGUMENT for a bad group name ([A-Za-z0-9_-]{1,64}) or options.
-absl::Status ValidateGroup(const SubscribeSpec& spec);
-
 // The settings the group keeps, creating its consumer from `spec` when there
 // is none yet (kNew starts after `last_sequence`). FAILED_PRECONDITION when
 // the group reads another pattern.

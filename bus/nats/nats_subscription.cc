@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "bus/nats/envelope_headers.h"
 #include "bus/nats/nats_group.h"
 
@@ -107,6 +108,8 @@ class Feed final : public Closable, public std::enable_shared_from_this<Feed> {
   }
 
   void Push(NatsMsgPtr msg) {
+    if (group_) { const char* r = natsMsg_GetReply(msg.get()); const char* c=nullptr; natsMsgHeader_Get(msg.get(), "Status", &c);
+      std::fprintf(stderr, "DBG %s push subj=%s reply=%s status=%s\n", absl::FormatTime("%H:%M:%E3S", absl::Now(), absl::UTCTimeZone()).c_str(), natsMsg_GetSubject(msg.get()), r ? r : "-", c ? c : "-"); }
     absl::MutexLock lock(&mu_);
     if (state_ != State::kOpen) return;
     size_t bytes = natsMsg_GetDataLength(msg.get());
@@ -267,6 +270,7 @@ std::optional<Feed::Pull> Feed::StartPull(size_t max, absl::Time deadline, absl:
       now + (pull_no_wait_ ? connection_->options().request_timeout : wait) + kPullGrace;
   pull_reconnects_ = reconnects;
   ++pull_id_;
+  std::fprintf(stderr, "DBG %s pull id=%llu batch=%zu wait=%s nowait=%d\n", absl::FormatTime("%H:%M:%E3S", now, absl::UTCTimeZone()).c_str(), (unsigned long long)pull_id_+1, batch, absl::FormatDuration(wait).c_str(), (int)(wait < kMinPullWait));
   Pull pull;
   pull.reply = absl::StrCat(group_->reply_prefix, pull_id_);
   pull.body = pull_no_wait_ ? absl::StrCat("{\"batch\":", batch, ",\"no_wait\":true}")
@@ -314,6 +318,7 @@ std::vector<Delivery> Feed::Deliver(std::vector<NatsMsgPtr> taken) {
       continue;
     }
     const GroupOptions& options = group_->options;
+    std::fprintf(stderr, "DBG %s deliver %s delivered=%u\n", absl::FormatTime("%H:%M:%E3S", absl::Now(), absl::UTCTimeZone()).c_str(), reply_to.c_str(), ack->delivered);
     if (options.max_deliveries > 0 &&
         ack->delivered > static_cast<uint32_t>(options.max_deliveries)) {
       DeadLetter(*message, reply_to);
@@ -350,6 +355,7 @@ void Feed::DeadLetter(const Message& original, const std::string& ack_subject) {
                  published.status().ToString().c_str());
     return;
   }
+  std::fprintf(stderr, "DBG %s TERM %s\n", absl::FormatTime("%H:%M:%E3S", absl::Now(), absl::UTCTimeZone()).c_str(), ack_subject.c_str());
   (void)connection_->PublishRaw(ack_subject, "+TERM");
 }
 

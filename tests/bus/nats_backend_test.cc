@@ -22,6 +22,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "gtest/gtest.h"
+#include "tests/bus/bus_test_util.h"
 #include "tests/support/nats_server.h"
 
 namespace kei::bus {
@@ -30,33 +31,9 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-v1::Envelope Text(absl::string_view text) {
-  v1::Envelope e;
-  e.set_source("kei://tests/nats");
-  e.set_type("dev.kei.test");
-  e.set_datacontenttype("text/plain");
-  e.set_binary_data(std::string(text));
-  return e;
-}
-
-// Up to `count` deliveries within `timeout`.
-std::vector<Delivery> Collect(Subscription& subscription, size_t count,
-                              absl::Duration timeout = absl::Seconds(5)) {
-  std::vector<Delivery> out;
-  absl::Time deadline = absl::Now() + timeout;
-  while (out.size() < count && absl::Now() < deadline) {
-    auto next = subscription.Next(count - out.size(), deadline);
-    if (!next.ok()) break;
-    for (Delivery& d : *next) out.push_back(std::move(d));
-  }
-  return out;
-}
-
-std::vector<std::string> Payloads(const std::vector<Delivery>& deliveries) {
-  std::vector<std::string> out;
-  for (const Delivery& d : deliveries) out.push_back(d.message->envelope.binary_data());
-  return out;
-}
+using testing::Collect;
+using testing::Payloads;
+using testing::Text;
 
 StartPosition Start(StartPosition::Kind kind) {
   StartPosition start;

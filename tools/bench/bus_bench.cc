@@ -249,6 +249,9 @@ int RunJetStream(const std::string& url, const std::string& suffix, int64_t mess
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As keid: no deadlock-graph bookkeeping on every lock (Debian's abseil
+  // keeps it on by default).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::string engine, url, group, suffix = "0", label;
   int64_t messages = 100000, window = 1000;
   for (int i = 1; i + 1 < argc; i += 2) {
