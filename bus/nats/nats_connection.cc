@@ -103,6 +103,7 @@ std::optional<AckSubject> ParseAckSubject(absl::string_view subject) {
   ack.consumer = std::string(tokens[base + 1]);
   if (!absl::SimpleAtoi(tokens[base + 2], &ack.delivered) ||
       !absl::SimpleAtoi(tokens[base + 3], &ack.stream_sequence) ||
+      !absl::SimpleAtoi(tokens[base + 4], &ack.consumer_sequence) ||
       !absl::SimpleAtoi(tokens[base + 5], &ack.timestamp_nanos)) {
     return std::nullopt;
   }

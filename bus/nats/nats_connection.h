@@ -44,6 +44,7 @@ struct AckSubject {
   std::string consumer;
   uint32_t delivered = 0;
   uint64_t stream_sequence = 0;
+  uint64_t consumer_sequence = 0;
   int64_t timestamp_nanos = 0;
 };
 std::optional<AckSubject> ParseAckSubject(absl::string_view subject);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -15,7 +16,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "bus/nats/envelope_headers.h"
 #include "bus/nats/nats_group.h"
 
@@ -39,6 +39,9 @@ constexpr absl::Duration kPullGrace = absl::Seconds(2);
 constexpr absl::Duration kReconnectCheck = absl::Seconds(1);
 // Pause after a pull ended with an unexpected status.
 constexpr absl::Duration kPullRetryDelay = absl::Milliseconds(250);
+// How many of its newest stream sequences a group member remembers the
+// deliveries of (see Feed::Attempt).
+constexpr size_t kTrackedSequences = 1024;
 
 int64_t Millis(absl::Duration d) { return std::max<int64_t>(1, absl::ToInt64Milliseconds(d)); }
 
@@ -108,8 +111,6 @@ class Feed final : public Closable, public std::enable_shared_from_this<Feed> {
   }
 
   void Push(NatsMsgPtr msg) {
-    if (group_) { const char* r = natsMsg_GetReply(msg.get()); const char* c=nullptr; natsMsgHeader_Get(msg.get(), "Status", &c);
-      std::fprintf(stderr, "DBG %s push subj=%s reply=%s status=%s\n", absl::FormatTime("%H:%M:%E3S", absl::Now(), absl::UTCTimeZone()).c_str(), natsMsg_GetSubject(msg.get()), r ? r : "-", c ? c : "-"); }
     absl::MutexLock lock(&mu_);
     if (state_ != State::kOpen) return;
     size_t bytes = natsMsg_GetDataLength(msg.get());
@@ -134,6 +135,8 @@ class Feed final : public Closable, public std::enable_shared_from_this<Feed> {
   // Decodes taken messages; group deliveries past max_deliveries go to the
   // dead-letter topic instead.
   std::vector<Delivery> Deliver(std::vector<NatsMsgPtr> taken);
+  // The attempt a group delivery is, or none for one to drop (see there).
+  std::optional<uint32_t> Attempt(const AckSubject& ack, absl::Time now);
   void DeadLetter(const Message& original, const std::string& ack_subject);
 
   NatsConnection* const connection_;  // outlives the Feed's users
@@ -158,6 +161,16 @@ class Feed final : public Closable, public std::enable_shared_from_this<Feed> {
   uint64_t pull_reconnects_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time pull_not_before_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::flat_hash_map<std::string, absl::Time> held_ ABSL_GUARDED_BY(mu_);
+  // Groups: the group deliveries received, and the last one of each recent
+  // stream sequence (see Attempt).
+  struct Seen {
+    uint32_t attempt = 0;
+    uint64_t consumer_sequence = 0;
+    uint64_t received = 0;  // deliveries received before it
+    absl::Time held_until;  // InfinitePast when dead-lettered
+  };
+  uint64_t received_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, Seen> seen_ ABSL_GUARDED_BY(mu_);
 };
 
 absl::StatusOr<std::vector<Delivery>> Feed::Next(size_t max, absl::Time deadline) {
@@ -270,7 +283,6 @@ std::optional<Feed::Pull> Feed::StartPull(size_t max, absl::Time deadline, absl:
       now + (pull_no_wait_ ? connection_->options().request_timeout : wait) + kPullGrace;
   pull_reconnects_ = reconnects;
   ++pull_id_;
-  std::fprintf(stderr, "DBG %s pull id=%llu batch=%zu wait=%s nowait=%d\n", absl::FormatTime("%H:%M:%E3S", now, absl::UTCTimeZone()).c_str(), (unsigned long long)pull_id_+1, batch, absl::FormatDuration(wait).c_str(), (int)(wait < kMinPullWait));
   Pull pull;
   pull.reply = absl::StrCat(group_->reply_prefix, pull_id_);
   pull.body = pull_no_wait_ ? absl::StrCat("{\"batch\":", batch, ",\"no_wait\":true}")
@@ -318,23 +330,63 @@ std::vector<Delivery> Feed::Deliver(std::vector<NatsMsgPtr> taken) {
       continue;
     }
     const GroupOptions& options = group_->options;
-    std::fprintf(stderr, "DBG %s deliver %s delivered=%u\n", absl::FormatTime("%H:%M:%E3S", absl::Now(), absl::UTCTimeZone()).c_str(), reply_to.c_str(), ack->delivered);
-    if (options.max_deliveries > 0 &&
-        ack->delivered > static_cast<uint32_t>(options.max_deliveries)) {
+    std::optional<uint32_t> attempt = Attempt(*ack, now);
+    if (!attempt) continue;
+    if (options.max_deliveries > 0 && *attempt > static_cast<uint32_t>(options.max_deliveries)) {
       DeadLetter(*message, reply_to);
       continue;
     }
     {
       absl::MutexLock lock(&mu_);
-      held_[reply_to] = now + options.ack_wait + Backoff(options, ack->delivered);
+      held_[reply_to] = now + options.ack_wait + Backoff(options, *attempt);
     }
-    out.push_back(Delivery{std::move(message), std::move(reply_to), ack->delivered});
+    out.push_back(Delivery{std::move(message), std::move(reply_to), *attempt});
   }
   if (group_) {
     absl::MutexLock lock(&mu_);
     absl::erase_if(held_, [now](const auto& entry) { return entry.second <= now; });
   }
   return out;
+}
+
+std::optional<uint32_t> Feed::Attempt(const AckSubject& ack, absl::Time now) {
+  // The attempt is JetStream's delivery count, but nats-server 2.9 (Debian 12
+  // ships 2.9.10) loses a redelivery that comes due while the pull requests
+  // waiting have all just expired (or lost their requester): it counts the
+  // attempt, sends nothing, and rewinds the consumer's stream cursor by one,
+  // so the last message the consumer delivered comes again as a new one
+  // (delivery count 1), even when it was dead-lettered or acknowledged
+  // meanwhile. So, for a message this member saw before:
+  // - a count not above the attempt it saw then is such a replay: dropped
+  //   while that delivery is still held (its ack still counts; JetStream
+  //   redelivers later), else the next attempt (a dead-lettered message is
+  //   dead-lettered again, de-duplicated, and never handed out);
+  // - a count that skipped attempts only counts those other members could
+  //   have had: the consumer's deliveries in between that this member did not
+  //   receive.
+  const GroupOptions& options = group_->options;
+  absl::MutexLock lock(&mu_);
+  uint64_t received = received_++;
+  uint32_t attempt = ack.delivered;
+  if (auto it = seen_.find(ack.stream_sequence); it != seen_.end()) {
+    const Seen& last = it->second;
+    if (ack.delivered <= last.attempt) {
+      if (last.held_until > now) return std::nullopt;
+      attempt = last.attempt + 1;
+    } else if (ack.consumer_sequence > last.consumer_sequence) {
+      uint64_t between = ack.consumer_sequence - last.consumer_sequence - 1;
+      uint64_t mine = received - last.received - 1;
+      uint64_t others = between > mine ? between - mine : 0;
+      attempt = static_cast<uint32_t>(std::min<uint64_t>(ack.delivered, last.attempt + 1 + others));
+    }
+  }
+  bool dead = options.max_deliveries > 0 && attempt > static_cast<uint32_t>(options.max_deliveries);
+  seen_[ack.stream_sequence] =
+      Seen{attempt, ack.consumer_sequence, received,
+           dead ? absl::InfinitePast() : now + options.ack_wait + Backoff(options, attempt)};
+  // Replays are of the cursor's newest messages: older ones can be forgotten.
+  if (seen_.size() > kTrackedSequences) seen_.erase(seen_.begin());
+  return attempt;
 }
 
 void Feed::DeadLetter(const Message& original, const std::string& ack_subject) {
@@ -355,7 +407,6 @@ void Feed::DeadLetter(const Message& original, const std::string& ack_subject) {
                  published.status().ToString().c_str());
     return;
   }
-  std::fprintf(stderr, "DBG %s TERM %s\n", absl::FormatTime("%H:%M:%E3S", absl::Now(), absl::UTCTimeZone()).c_str(), ack_subject.c_str());
   (void)connection_->PublishRaw(ack_subject, "+TERM");
 }
 

@@ -102,7 +102,8 @@ int Fail(const std::string& what) {
 }
 
 int RunKei(const std::string& url, const std::string& group, const std::string& suffix,
-           int64_t messages, int64_t window, const std::string& label) {
+           int64_t messages, int64_t window, const std::string& label,
+           const kei::BusPublisherOptions& publisher_defaults) {
   auto client = kei::KEIBusClient::Connect(url);
   if (!client.ok()) return Fail(client.status().ToString());
   std::string topic = absl::StrCat("bench.", suffix);
@@ -134,7 +135,7 @@ int RunKei(const std::string& url, const std::string& group, const std::string& 
     }
   });
   {
-    kei::BusPublisherOptions publisher_options;
+    kei::BusPublisherOptions publisher_options = publisher_defaults;
     publisher_options.max_pending = static_cast<size_t>(window);
     kei::BusPublisher publisher(**client, publisher_options);
     for (int64_t i = 0; i < messages; ++i) {
@@ -254,6 +255,7 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::string engine, url, group, suffix = "0", label;
   int64_t messages = 100000, window = 1000;
+  kei::BusPublisherOptions publisher;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--engine") engine = value;
@@ -263,13 +265,15 @@ int main(int argc, char** argv) {
     else if (flag == "--label") label = value;
     else if (flag == "--messages") (void)absl::SimpleAtoi(value, &messages);
     else if (flag == "--window") (void)absl::SimpleAtoi(value, &window);
+    else if (flag == "--batch") (void)absl::SimpleAtoi(value, &publisher.max_batch);
+    else if (flag == "--senders") (void)absl::SimpleAtoi(value, &publisher.senders);
     else return Fail("unknown flag " + flag);
   }
   if (engine == "kei") {
-    return RunKei(url, group, suffix, messages, window, label.empty() ? "kei" : label);
+    return RunKei(url, group, suffix, messages, window, label.empty() ? "kei" : label, publisher);
   }
   if (engine == "core") return RunNatsCore(url, suffix, messages, window);
   if (engine == "js") return RunJetStream(url, suffix, messages, window);
   return Fail("usage: bus_bench --engine kei|core|js --url URL [--group G] [--messages N] "
-              "[--window W] [--suffix S] [--label L]");
+              "[--window W] [--suffix S] [--label L] [--batch N] [--senders N]");
 }
