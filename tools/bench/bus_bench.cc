@@ -113,27 +113,22 @@ int RunKei(const std::string& url, const std::string& group, const std::string& 
     options.group = absl::StrCat(group, "-", suffix);
     options.max_ack_pending = static_cast<uint32_t>(window * 2);
   }
-  auto subscription = (*client)->Subscribe(topic, options);
-  if (!subscription.ok()) return Fail(subscription.status().ToString());
+  // Handler style, as the NATS subscriber's callback: deliveries are handled
+  // on the subscription's reader thread; group acks go out in batches.
   Tally tally(messages, window);
-  std::thread subscriber([&] {
-    std::vector<std::string> acks;
-    int64_t seen = 0;
-    while (seen < messages) {
-      auto next = (*subscription)->Next(absl::Milliseconds(50));
-      if (!next.ok()) return;
-      if (next->has_value()) {
-        const auto& d = **next;
+  std::vector<std::string> acks;
+  std::atomic<int64_t> seen{0};
+  auto subscription = (*client)->Subscribe(
+      topic, options, [&](const kei::bus::v1::Delivery& d) {
         tally.Delivered(d.envelope().binary_data().data(), d.envelope().binary_data().size());
-        ++seen;
+        int64_t n = ++seen;
         if (!d.ack_id().empty()) acks.push_back(d.ack_id());
-      }
-      if (acks.size() >= 256 || (!acks.empty() && (!next->has_value() || seen == messages))) {
-        (void)(*client)->Ack(acks);
-        acks.clear();
-      }
-    }
-  });
+        if (acks.size() >= 256 || (!acks.empty() && n == messages)) {
+          (void)(*client)->Ack(acks);
+          acks.clear();
+        }
+      });
+  if (!subscription.ok()) return Fail(subscription.status().ToString());
   {
     kei::BusPublisherOptions publisher_options = publisher_defaults;
     publisher_options.max_pending = static_cast<size_t>(window);
@@ -148,7 +143,6 @@ int RunKei(const std::string& url, const std::string& group, const std::string& 
   }
   bool done = tally.WaitDone(absl::Seconds(60));
   (*subscription)->Close();
-  subscriber.join();
   std::printf("%s\n", tally.Report(label).c_str());
   return done ? 0 : Fail("not every message was delivered");
 }
