@@ -58,6 +58,10 @@ struct SubscribeSpec {
   std::string group;    // empty: ephemeral
   StartPosition start;
   GroupOptions group_options;
+  // Whether request messages reach this subscriber (and count it as a
+  // responder); false for subscribers that cannot reply, such as topic
+  // frames.
+  bool accepts_requests = true;
 };
 
 struct PublishResult {

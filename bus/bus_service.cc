@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
+#include "bus/subject.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace kei::bus {
@@ -161,8 +162,8 @@ absl::Status BusService::Nack(Context& context, const v1::NackRequest& request,
   (void)context;
   (void)response;
   absl::Duration delay = request.has_delay() ? FromProto(request.delay()) : absl::Seconds(-1);
-  if (request.has_delay() && delay < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("nack delay must not be negative");
+  if (request.has_delay() && (delay < absl::ZeroDuration() || delay > kMaxGroupDelay)) {
+    return absl::InvalidArgumentError("nack delay must be between 0 and 24 h");
   }
   for (const std::string& id : request.ack_ids()) {
     if (auto s = backend_->Nack(id, delay); !s.ok()) return s;

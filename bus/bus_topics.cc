@@ -70,6 +70,7 @@ absl::StatusOr<pubsub::Subscription> BusTopics::Subscribe(absl::string_view topi
                                                           pubsub::TopicCallback callback) {
   SubscribeSpec spec;
   spec.pattern = std::string(topic);
+  spec.accepts_requests = false;  // topic frames cannot reply
   if (after_sequence > 0) {
     spec.start.kind = StartPosition::Kind::kSequence;
     spec.start.sequence = after_sequence + 1;

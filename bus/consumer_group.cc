@@ -113,6 +113,11 @@ absl::StatusOr<ConsumerGroup::FetchResult> ConsumerGroup::Fetch(uint64_t member,
   next_due_ = absl::InfiniteFuture();
   for (const auto& [sequence, out] : outstanding_) next_due_ = std::min(next_due_, out.due);
   result.next_due = next_due_;
+  // The scan stopped at its limit with room left: the caller looks again now.
+  if (result.deliveries.empty() && next_scan_ <= log.last_sequence() &&
+      outstanding_.size() < options_.max_ack_pending) {
+    result.next_due = now;
+  }
   return result;
 }
 
@@ -163,6 +168,11 @@ GroupState ConsumerGroup::Snapshot() const {
 bool ConsumerGroup::dirty() const {
   absl::MutexLock lock(&mu_);
   return dirty_;
+}
+
+void ConsumerGroup::MarkDirty() {
+  absl::MutexLock lock(&mu_);
+  dirty_ = true;
 }
 
 std::string ConsumerGroup::AckId(absl::string_view group, uint64_t sequence) {

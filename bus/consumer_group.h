@@ -68,6 +68,8 @@ class ConsumerGroup {
   GroupState Snapshot() const;
   // Whether the state changed since the last Snapshot.
   bool dirty() const;
+  // The last Snapshot was not saved: save again.
+  void MarkDirty();
 
   // "<group>:<sequence>", the ack id of a group delivery, and back.
   static std::string AckId(absl::string_view group, uint64_t sequence);

@@ -23,6 +23,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Request messages a reader may have unread before requests skip it.
+constexpr size_t kMaxQueuedRequests = 1024;
+
 nlohmann::json GroupStateToJson(const GroupState& state) {
   nlohmann::json backoff = nlohmann::json::array();
   for (absl::Duration d : state.options.backoff) backoff.push_back(absl::ToInt64Milliseconds(d));
@@ -106,10 +109,11 @@ struct EmbeddedBroker::Inbox {
 // queue of request messages, closing and the wait for news.
 class EmbeddedBroker::Reader : public Subscription {
  public:
-  Reader(EmbeddedBroker* broker, std::string pattern, std::string group)
+  Reader(EmbeddedBroker* broker, std::string pattern, std::string group, bool accepts_requests)
       : broker_(broker),
         pattern_(std::move(pattern)),
         group_(std::move(group)),
+        accepts_requests_(accepts_requests),
         last_sequence_(broker->log_->last_sequence()),
         first_sequence_(broker->log_->first_sequence()) {
     absl::MutexLock lock(&broker_->readers_mu_);
@@ -125,12 +129,16 @@ class EmbeddedBroker::Reader : public Subscription {
   uint64_t first_sequence() const override { return first_sequence_; }
   const std::string& pattern() const { return pattern_; }
   const std::string& group() const { return group_; }
+  bool accepts_requests() const { return accepts_requests_; }
   uint64_t id() const { return id_; }
 
-  // Called with readers_mu_ held (so the reader is alive).
-  void Offer(Delivery delivery) {
+  // A request message for this reader; false when it cannot take one (closed,
+  // or too many unread). Called with readers_mu_ held (so the reader is alive).
+  bool Offer(Delivery delivery) {
     absl::MutexLock lock(&broker_->wake_mu_);
+    if (closed_ || requests_.size() >= kMaxQueuedRequests) return false;
     requests_.push_back(std::move(delivery));
+    return true;
   }
 
   void Close() override {
@@ -162,7 +170,14 @@ class EmbeddedBroker::Reader : public Subscription {
         if (!more.ok()) return more.status();
         for (Delivery& d : *more) out.push_back(std::move(d));
       }
+      if (Closed()) {
+        // Closed while polling: what the poll took goes back (OnClose is
+        // idempotent), as Close promises.
+        OnClose();
+        return absl::CancelledError("subscription closed");
+      }
       if (!out.empty()) return out;
+      if (absl::Now() >= deadline) return out;
       absl::MutexLock lock(&broker_->wake_mu_);
       auto news = [&] {
         return closed_ || broker_->epoch_ != seen || !requests_.empty();
@@ -181,12 +196,17 @@ class EmbeddedBroker::Reader : public Subscription {
   virtual absl::StatusOr<std::vector<Delivery>> Poll(size_t max, absl::Time now,
                                                      absl::Time* due) = 0;
   virtual void OnClose() {}
+  bool Closed() {
+    absl::MutexLock lock(&broker_->wake_mu_);
+    return closed_;
+  }
 
   EmbeddedBroker* const broker_;
 
  private:
   const std::string pattern_;
   const std::string group_;
+  const bool accepts_requests_;
   const uint64_t last_sequence_;
   const uint64_t first_sequence_;
   uint64_t id_ = 0;
@@ -197,11 +217,14 @@ class EmbeddedBroker::Reader : public Subscription {
 // At-most-once fan-out: a cursor over the log.
 class EmbeddedBroker::EphemeralReader final : public Reader {
  public:
+  // A start below the log's first retained sequence starts there (the
+  // subscriber sees the gap in first_sequence()).
   EphemeralReader(EmbeddedBroker* broker, const SubscribeSpec& spec, uint64_t start)
-      : Reader(broker, spec.pattern, ""), cursor_(start) {}
+      : Reader(broker, spec.pattern, "", spec.accepts_requests),
+        cursor_(std::max(start, broker->log_->first_sequence())) {}
 
  private:
-  absl::StatusOr<std::vector<Delivery>> Poll(size_t max, absl::Time, absl::Time*) override {
+  absl::StatusOr<std::vector<Delivery>> Poll(size_t max, absl::Time now, absl::Time* due) override {
     const MessageLog& log = *broker_->log_;
     if (cursor_ < log.first_sequence() && cursor_ <= log.last_sequence()) {
       uint64_t missed = log.first_sequence() - cursor_;
@@ -214,6 +237,8 @@ class EmbeddedBroker::EphemeralReader final : public Reader {
                          [this](absl::string_view topic) { return TopicMatches(pattern(), topic); });
     if (!read.ok()) return read.status();
     cursor_ = std::max(cursor_, read->next_sequence);
+    // The read stopped at its scan limit: look further at once.
+    if (read->messages.empty() && cursor_ <= log.last_sequence()) *due = now;
     std::vector<Delivery> out;
     out.reserve(read->messages.size());
     for (MessagePtr& message : read->messages) out.push_back(Delivery{std::move(message), "", 1});
@@ -227,7 +252,8 @@ class EmbeddedBroker::EphemeralReader final : public Reader {
 class EmbeddedBroker::GroupReader final : public Reader {
  public:
   GroupReader(EmbeddedBroker* broker, std::shared_ptr<ConsumerGroup> group)
-      : Reader(broker, group->pattern(), group->name()), group_(std::move(group)) {}
+      : Reader(broker, group->pattern(), group->name(), /*accepts_requests=*/true),
+        group_(std::move(group)) {}
   ~GroupReader() override { Close(); }
 
  private:
@@ -300,21 +326,34 @@ absl::Status EmbeddedBroker::Restore() {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return absl::UnavailableError(absl::StrCat("create ", dir.string(), ": ", ec.message()));
-  absl::MutexLock lock(&readers_mu_);
+  std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.path().extension() != ".json") continue;
-    std::ifstream in(entry.path());
+    if (entry.path().extension() == ".json") files.push_back(entry.path());
+  }
+  if (ec) return absl::UnavailableError(absl::StrCat("read ", dir.string(), ": ", ec.message()));
+  absl::MutexLock lock(&readers_mu_);
+  for (const fs::path& path : files) {
+    std::ifstream in(path);
     std::stringstream text;
     text << in.rdbuf();
     auto state = GroupStateFromJson(text.str());
     if (!state.ok()) {
-      return absl::DataLossError(
-          absl::StrCat(entry.path().string(), ": ", state.status().message()));
+      // One unreadable group must not keep the bus down: set it aside.
+      fs::path aside = path;
+      aside += ".corrupt";
+      fs::rename(path, aside, ec);
+      std::fprintf(stderr, "bus: %s: %s; moved to %s, the group starts over\n",
+                   path.c_str(), std::string(state.status().message()).c_str(), aside.c_str());
+      continue;
     }
+    // A log that lost its unsynced tail (power loss) ends below the floor:
+    // sequences it hands out again are new messages, not acknowledged ones.
+    uint64_t last = log_->last_sequence();
+    if (state->ack_floor > last) state->ack_floor = last;
+    state->acked.erase(state->acked.upper_bound(last), state->acked.end());
     std::string name = state->name;
     groups_[name] = std::make_shared<ConsumerGroup>(*std::move(state));
   }
-  if (ec) return absl::UnavailableError(absl::StrCat("read ", dir.string(), ": ", ec.message()));
   return absl::OkStatus();
 }
 
@@ -395,9 +434,10 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
     std::vector<std::shared_ptr<Message>> messages, bool deduplicate) {
   const size_t n = messages.size();
   std::vector<absl::StatusOr<PublishResult>> results(n, absl::InternalError("not stored"));
-  std::vector<PendingPublish> mine(n);
-  // Messages whose id another publish (maybe in this batch) is writing now.
-  std::vector<std::pair<size_t, PendingPublish*>> racing;
+  // Shared: a publish racing one of ours for the same id waits on it and may
+  // look at it after we returned.
+  std::vector<std::shared_ptr<PendingPublish>> mine(n);
+  std::vector<std::pair<size_t, std::shared_ptr<PendingPublish>>> racing;
   absl::MutexLock lock(&publish_mu_);
   PendingPublish* last = nullptr;
   for (size_t i = 0; i < n; ++i) {
@@ -411,11 +451,12 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
         racing.emplace_back(i, it->second);
         continue;
       }
-      unwritten_ids_[id] = &mine[i];
     }
-    mine[i].message = messages[i];
-    pending_.push_back(&mine[i]);
-    last = &mine[i];
+    mine[i] = std::make_shared<PendingPublish>();
+    mine[i]->message = messages[i];
+    if (deduplicate) unwritten_ids_[id] = mine[i];
+    pending_.push_back(mine[i].get());
+    last = mine[i].get();
   }
   // Ours were queued together, so they are committed together.
   while (last != nullptr && !last->done) {
@@ -437,7 +478,7 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
     for (PendingPublish* p : batch) {
       const std::string& id = p->message->envelope.id();
       auto it = unwritten_ids_.find(id);
-      if (it != unwritten_ids_.end() && it->second == p) {
+      if (it != unwritten_ids_.end() && it->second.get() == p) {
         unwritten_ids_.erase(it);
         if (status.ok()) dedup_.Insert(id, p->message->sequence, p->message->publish_time);
       }
@@ -448,16 +489,17 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
     if (status.ok()) Wake();
   }
   for (size_t i = 0; i < n; ++i) {
-    if (mine[i].message == nullptr) continue;
-    if (mine[i].status.ok()) {
+    if (mine[i] == nullptr) continue;
+    if (mine[i]->status.ok()) {
       results[i] = PublishResult{messages[i]->envelope.id(), messages[i]->sequence, false};
     } else {
-      results[i] = mine[i].status;
+      results[i] = mine[i]->status;
     }
   }
   for (auto& [i, other] : racing) {
     // The same id is being written right now: answer with its outcome.
-    publish_mu_.Await(absl::Condition(+[](PendingPublish* p) { return p->done; }, other));
+    publish_mu_.Await(
+        absl::Condition(+[](PendingPublish* p) { return p->done; }, other.get()));
     if (other->status.ok()) {
       results[i] = PublishResult{messages[i]->envelope.id(), other->message->sequence, true};
     } else {
@@ -511,7 +553,12 @@ absl::StatusOr<std::shared_ptr<ConsumerGroup>> EmbeddedBroker::FindOrCreateGroup
     group = std::make_shared<ConsumerGroup>(spec.group, spec.pattern, o, start);
     groups_[spec.group] = group;
   }
-  if (auto s = SaveGroup(*group); !s.ok()) return s;
+  if (auto s = SaveGroup(*group); !s.ok()) {
+    // Not durable, so not created: a restart would lose its position.
+    absl::MutexLock lock(&readers_mu_);
+    groups_.erase(spec.group);
+    return s;
+  }
   return group;
 }
 
@@ -592,18 +639,22 @@ absl::StatusOr<MessagePtr> EmbeddedBroker::Request(absl::string_view topic, v1::
     absl::MutexLock lock(&readers_mu_);
     std::map<std::string, std::vector<Reader*>> groups;
     for (const auto& [id, reader] : readers_) {
-      if (!TopicMatches(reader->pattern(), topic)) continue;
+      if (!reader->accepts_requests() || !TopicMatches(reader->pattern(), topic)) continue;
       if (reader->group().empty()) {
-        reader->Offer(Delivery{message, "", 1});
-        ++responders;
+        if (reader->Offer(Delivery{message, "", 1})) ++responders;
       } else {
         groups[reader->group()].push_back(reader);
       }
     }
     for (auto& [name, members] : groups) {
+      // Round robin over the members; the next one when a member cannot take it.
       uint64_t turn = group_turn_[name]++;
-      members[turn % members.size()]->Offer(Delivery{message, "", 1});
-      ++responders;
+      for (size_t k = 0; k < members.size(); ++k) {
+        if (members[(turn + k) % members.size()]->Offer(Delivery{message, "", 1})) {
+          ++responders;
+          break;
+        }
+      }
     }
   }
   if (responders == 0) {
@@ -621,9 +672,13 @@ absl::StatusOr<MessagePtr> EmbeddedBroker::Request(absl::string_view topic, v1::
 
 absl::Status EmbeddedBroker::SaveGroup(ConsumerGroup& group) {
   if (options_.state_directory.empty()) return absl::OkStatus();
+  // One writer at a time: saves share the group's temporary file.
+  absl::MutexLock lock(&save_mu_);
   GroupState state = group.Snapshot();
   fs::path path = fs::path(options_.state_directory) / "groups" / (state.name + ".json");
-  return WriteFileAtomically(path, GroupStateToJson(state).dump());
+  absl::Status saved = WriteFileAtomically(path, GroupStateToJson(state).dump());
+  if (!saved.ok()) group.MarkDirty();  // try again next time
+  return saved;
 }
 
 absl::Status EmbeddedBroker::SaveGroups() {

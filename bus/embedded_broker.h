@@ -93,7 +93,8 @@ class EmbeddedBroker final : public Backend {
   bool writing_ ABSL_GUARDED_BY(publish_mu_) = false;
   DedupWindow dedup_ ABSL_GUARDED_BY(publish_mu_);
   // Ids of messages pending or being written, for duplicates racing them.
-  absl::flat_hash_map<std::string, PendingPublish*> unwritten_ids_ ABSL_GUARDED_BY(publish_mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<PendingPublish>> unwritten_ids_
+      ABSL_GUARDED_BY(publish_mu_);
 
   // Readers wait here for news: a new batch in the log, a nack, a request.
   absl::Mutex wake_mu_;
@@ -111,6 +112,7 @@ class EmbeddedBroker final : public Backend {
   absl::Mutex inbox_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Inbox>> inboxes_ ABSL_GUARDED_BY(inbox_mu_);
 
+  absl::Mutex save_mu_;
   absl::Mutex maintain_mu_;
   bool stopping_ ABSL_GUARDED_BY(maintain_mu_) = false;
   std::thread maintainer_;

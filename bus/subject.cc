@@ -66,14 +66,23 @@ absl::Status ValidateGroup(const SubscribeSpec& spec) {
     }
   }
   const GroupOptions& o = spec.group_options;
-  if (o.ack_wait <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("ack_wait must be positive");
+  if (o.ack_wait < absl::Milliseconds(1) || o.ack_wait > kMaxGroupDelay) {
+    return absl::InvalidArgumentError("ack_wait must be between 1 ms and 24 h");
   }
   if (o.max_ack_pending == 0) return absl::InvalidArgumentError("max_ack_pending must be positive");
   for (absl::Duration d : o.backoff) {
-    if (d < absl::ZeroDuration()) return absl::InvalidArgumentError("backoff delays must be >= 0");
+    if (d < absl::ZeroDuration() || d > kMaxGroupDelay) {
+      return absl::InvalidArgumentError("backoff delays must be between 0 and 24 h");
+    }
   }
-  if (!o.dead_letter_topic.empty()) return ValidateTopic(o.dead_letter_topic);
+  std::string dead_letters = o.dead_letter_topic.empty() ? absl::StrCat("deadletter.", group)
+                                                          : o.dead_letter_topic;
+  if (auto s = ValidateTopic(dead_letters); !s.ok()) return s;
+  if (TopicMatches(spec.pattern, dead_letters)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "group '", group, "' would read its own dead letters ('", dead_letters, "' matches '",
+        spec.pattern, "'): set dead_letter_topic outside the pattern"));
+  }
   return absl::OkStatus();
 }
 

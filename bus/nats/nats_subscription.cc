@@ -509,7 +509,7 @@ absl::StatusOr<std::unique_ptr<Subscription>> SubscribeEphemeral(
     }
     return absl::OkStatus();
   });
-  if (s.ok()) {
+  if (s.ok() && spec.accepts_requests) {
     s = subscription->feed().Add([&](natsSubscription** sub, void* closure) {
       return CoreSubscribe(sub, c, c.ReqSubject(spec.pattern), "", closure);
     });
@@ -538,7 +538,7 @@ absl::StatusOr<std::unique_ptr<Subscription>> SubscribeGroup(
   absl::Status s = subscription->feed().Add([&](natsSubscription** sub, void* closure) {
     return CoreSubscribe(sub, c, pull_replies, "", closure);
   });
-  if (s.ok()) {
+  if (s.ok() && spec.accepts_requests) {
     // A queue group: one member gets each request.
     s = subscription->feed().Add([&](natsSubscription** sub, void* closure) {
       return CoreSubscribe(sub, c, c.ReqSubject(spec.pattern), spec.group, closure);

@@ -58,7 +58,8 @@ void BusPublisher::SendLoop() {
       auto work = [this] { return !queue_.empty() || stopping_; };
       mu_.Await(absl::Condition(&work));
       if (queue_.empty()) return;
-      size_t n = std::min(queue_.size(), std::max<size_t>(options_.max_batch, 1));
+      // The server takes at most 1000 messages per PublishBatch.
+      size_t n = std::min({queue_.size(), std::max<size_t>(options_.max_batch, 1), size_t{1000}});
       items.reserve(n);
       for (size_t i = 0; i < n; ++i) {
         items.push_back(std::move(queue_.front()));

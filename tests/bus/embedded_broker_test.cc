@@ -1,0 +1,152 @@
+// The embedded broker's own corners, beyond the backend contract: racing
+// duplicate publishes, resuming below retention, catching up across long runs
+// of other topics, and group state that cannot be read after a crash.
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "bus/embedded_broker.h"
+#include "bus/log/file_log.h"
+#include "bus/log/memory_log.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/bus/bus_test_util.h"
+
+namespace kei::bus {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::Collect;
+using testing::Payloads;
+using testing::Text;
+
+// A memory log whose appends take a while, so publishes overlap.
+class SlowLog final : public MessageLog {
+ public:
+  absl::Status Append(const std::vector<std::shared_ptr<Message>>& batch) override {
+    absl::SleepFor(absl::Milliseconds(2));
+    return log_.Append(batch);
+  }
+  uint64_t first_sequence() const override { return log_.first_sequence(); }
+  uint64_t last_sequence() const override { return log_.last_sequence(); }
+  absl::StatusOr<LogReadResult> Read(uint64_t from, size_t max, const TopicFilter& filter,
+                                     size_t max_scan) const override {
+    return log_.Read(from, max, filter, max_scan);
+  }
+  uint64_t SequenceAtTime(absl::Time time) const override { return log_.SequenceAtTime(time); }
+  void EnforceRetention(absl::Time now) override { log_.EnforceRetention(now); }
+  uint64_t message_count() const override { return log_.message_count(); }
+  uint64_t byte_count() const override { return log_.byte_count(); }
+
+ private:
+  MemoryLog log_;
+};
+
+TEST(EmbeddedBrokerTest, RacingPublishesOfOneIdStoreItOnce) {
+  auto broker = EmbeddedBroker::Open(std::make_unique<SlowLog>());
+  ASSERT_TRUE(broker.ok());
+  for (int round = 0; round < 20; ++round) {
+    v1::Envelope e = Text("once");
+    e.set_id(absl::StrCat("racing-", round));
+    std::vector<std::thread> threads;
+    std::atomic<int> originals{0};
+    std::set<uint64_t> sequences;
+    absl::Mutex mu;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        auto r = (*broker)->Publish("race.t", e);
+        ASSERT_TRUE(r.ok()) << r.status();
+        if (!r->duplicate) ++originals;
+        absl::MutexLock lock(&mu);
+        sequences.insert(r->sequence);
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(originals.load(), 1);
+    EXPECT_EQ(sequences.size(), 1u);
+  }
+}
+
+TEST(EmbeddedBrokerTest, ResumingBelowRetentionStartsAtTheOldestRetained) {
+  RetentionPolicy retention;
+  retention.max_messages = 5;
+  auto broker = EmbeddedBroker::Open(std::make_unique<MemoryLog>(retention));
+  ASSERT_TRUE(broker.ok());
+  for (int i = 1; i <= 12; ++i) ASSERT_TRUE((*broker)->Publish("old.t", Text(absl::StrCat(i))).ok());
+  const_cast<MessageLog&>((*broker)->log()).EnforceRetention(absl::Now());
+  SubscribeSpec spec;
+  spec.pattern = "old.t";
+  spec.start.kind = StartPosition::Kind::kSequence;
+  spec.start.sequence = 2;
+  auto sub = (*broker)->Subscribe(spec);
+  ASSERT_TRUE(sub.ok());
+  EXPECT_EQ((*sub)->first_sequence(), 8u);
+  EXPECT_THAT(Payloads(Collect(**sub, 5)), ElementsAre("8", "9", "10", "11", "12"));
+}
+
+TEST(EmbeddedBrokerTest, ReadersCatchUpAcrossLongRunsOfOtherTopics) {
+  auto broker = EmbeddedBroker::Open(std::make_unique<MemoryLog>());
+  ASSERT_TRUE(broker.ok());
+  constexpr int kOthers = 70000;  // past one poll's scan limit
+  for (int i = 0; i < kOthers; i += 1000) {
+    std::vector<std::pair<std::string, v1::Envelope>> batch;
+    for (int j = 0; j < 1000; ++j) batch.emplace_back("noise.t", Text("x"));
+    for (const auto& r : (*broker)->PublishBatch(std::move(batch))) ASSERT_TRUE(r.ok());
+  }
+  ASSERT_TRUE((*broker)->Publish("signal.t", Text("found")).ok());
+  SubscribeSpec ephemeral;
+  ephemeral.pattern = "signal.t";
+  ephemeral.start.kind = StartPosition::Kind::kAll;
+  auto reader = (*broker)->Subscribe(ephemeral);
+  ASSERT_TRUE(reader.ok());
+  EXPECT_THAT(Payloads(Collect(**reader, 1, absl::Seconds(5))), ElementsAre("found"));
+  SubscribeSpec group = ephemeral;
+  group.group = "catchup";
+  auto member = (*broker)->Subscribe(group);
+  ASSERT_TRUE(member.ok());
+  EXPECT_THAT(Payloads(Collect(**member, 1, absl::Seconds(5))), ElementsAre("found"));
+}
+
+TEST(EmbeddedBrokerTest, AnUnreadableGroupFileIsSetAsideNotFatal) {
+  std::string dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/corrupt-group-", getpid());
+  std::filesystem::create_directories(dir + "/groups");
+  std::ofstream(dir + "/groups/broken.json") << "{\"name\": \"broken\", \"ack_floor\": ";
+  FileLogOptions log_options;
+  log_options.directory = dir + "/log";
+  auto log = FileLog::Open(log_options);
+  ASSERT_TRUE(log.ok());
+  EmbeddedBrokerOptions options;
+  options.state_directory = dir;
+  auto broker = EmbeddedBroker::Open(*std::move(log), options);
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  EXPECT_TRUE(std::filesystem::exists(dir + "/groups/broken.json.corrupt"));
+  SubscribeSpec spec;
+  spec.pattern = "fresh.t";
+  spec.group = "broken";
+  EXPECT_TRUE((*broker)->Subscribe(spec).ok());
+}
+
+TEST(EmbeddedBrokerTest, AGroupMayNotReadItsOwnDeadLetters) {
+  auto broker = EmbeddedBroker::Open(std::make_unique<MemoryLog>());
+  ASSERT_TRUE(broker.ok());
+  SubscribeSpec spec;
+  spec.pattern = ">";
+  spec.group = "everything";
+  auto sub = (*broker)->Subscribe(spec);
+  ASSERT_EQ(sub.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(sub.status().message(), HasSubstr("dead letters"));
+  spec.group_options.dead_letter_topic = "dlq.everything";
+  spec.pattern = "app.>";
+  EXPECT_TRUE((*broker)->Subscribe(spec).ok());
+}
+
+}  // namespace
+}  // namespace kei::bus
