@@ -15,6 +15,8 @@ namespace {
 constexpr absl::string_view kJsonContentType = "application/json";
 // How long a pump waits for messages before it looks at whether it should stop.
 constexpr absl::Duration kPumpWait = absl::Seconds(1);
+// How long a pump whose subscription failed waits before subscribing again.
+constexpr absl::Duration kResubscribeDelay = absl::Milliseconds(200);
 
 bool IsJsonContentType(absl::string_view type) {
   type = type.substr(0, type.find(';'));
@@ -77,24 +79,48 @@ absl::StatusOr<pubsub::Subscription> BusTopics::Subscribe(absl::string_view topi
   }
   auto opened = backend_->Subscribe(spec);
   if (!opened.ok()) return opened.status();
-  std::shared_ptr<Subscription> subscription = *std::move(opened);
+  auto state = std::make_shared<PumpState>();
+  state->current = *std::move(opened);
   pubsub::Subscription out;
-  out.last_sequence = subscription->last_sequence();
-  out.first_sequence = subscription->first_sequence();
+  out.last_sequence = state->current->last_sequence();
+  out.first_sequence = state->current->first_sequence();
   absl::MutexLock lock(&mu_);
   out.id = next_id_++;
   Pump& pump = pumps_[out.id];
-  pump.subscription = subscription;
-  pump.thread = std::thread([subscription, callback = std::move(callback)] {
+  pump.state = state;
+  pump.thread = std::thread([backend = backend_, spec, state, callback = std::move(callback)] {
+    uint64_t last = 0;  // the newest sequence handed to `callback`
     while (true) {
+      std::shared_ptr<Subscription> subscription;
+      {
+        absl::MutexLock lock(&state->mu);
+        if (state->stopped) return;
+        subscription = state->current;
+      }
       auto deliveries = subscription->Next(256, absl::Now() + kPumpWait);
-      if (!deliveries.ok()) return;
+      if (!deliveries.ok()) {
+        // Fell behind retention, or the engine went away: subscribe again
+        // after what was delivered (at most once: a gap is possible, and the
+        // sequences show it), until unsubscribed.
+        absl::MutexLock lock(&state->mu);
+        auto stopped = [&] { return state->stopped; };
+        if (state->mu.AwaitWithTimeout(absl::Condition(&stopped), kResubscribeDelay)) return;
+        SubscribeSpec again = spec;
+        if (last > 0) {
+          again.start.kind = StartPosition::Kind::kSequence;
+          again.start.sequence = last + 1;
+        }
+        auto reopened = backend->Subscribe(again);
+        if (reopened.ok()) state->current = *std::move(reopened);
+        continue;
+      }
       for (const Delivery& d : *deliveries) {
         auto message = std::make_shared<pubsub::TopicMessage>();
         message->topic = d.message->topic;
         message->sequence = d.message->sequence;
         message->time = d.message->publish_time;
         message->data_json = PayloadAsJson(d.message->envelope);
+        last = std::max(last, message->sequence);
         callback(message);
       }
     }
@@ -111,7 +137,11 @@ void BusTopics::Unsubscribe(uint64_t subscription_id) {
     pump = std::move(it->second);
     pumps_.erase(it);
   }
-  pump.subscription->Close();
+  {
+    absl::MutexLock lock(&pump.state->mu);
+    pump.state->stopped = true;
+    pump.state->current->Close();
+  }
   if (pump.thread.joinable()) pump.thread.join();
 }
 

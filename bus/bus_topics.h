@@ -24,14 +24,23 @@ class BusTopics final : public pubsub::TopicBackend {
   // "dev.kei.topic.message".
   absl::StatusOr<uint64_t> Publish(absl::string_view topic, std::string data_json) override;
   // `topic` may be a bus pattern (`agent.*.events`). Each subscription has a
-  // thread that pulls from the bus and calls `callback`.
+  // thread that pulls from the bus and calls `callback`; when the bus ends
+  // its subscription (fell behind retention, engine unreachable) the thread
+  // subscribes again after the last sequence it delivered.
   absl::StatusOr<pubsub::Subscription> Subscribe(absl::string_view topic, uint64_t after_sequence,
                                                  pubsub::TopicCallback callback) override;
   void Unsubscribe(uint64_t subscription_id) override;
 
  private:
+  // What a pump thread and Unsubscribe share: the current bus subscription
+  // (replaced when the pump subscribes again after a failure).
+  struct PumpState {
+    absl::Mutex mu;
+    std::shared_ptr<Subscription> current ABSL_GUARDED_BY(mu);
+    bool stopped ABSL_GUARDED_BY(mu) = false;
+  };
   struct Pump {
-    std::shared_ptr<Subscription> subscription;
+    std::shared_ptr<PumpState> state;
     std::thread thread;
   };
   std::shared_ptr<Backend> backend_;
