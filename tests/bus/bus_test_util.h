@@ -2,12 +2,14 @@
 // a subscription within a time bound, and their payloads.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "bus/backend.h"
+#include "gtest/gtest.h"
 
 namespace kei::testing {
 
@@ -37,6 +39,31 @@ inline std::vector<std::string> Payloads(const std::vector<bus::Delivery>& deliv
   std::vector<std::string> out;
   for (const bus::Delivery& d : deliveries) out.push_back(d.message->envelope.binary_data());
   return out;
+}
+
+// A subscription (a group member when `group` is set), failing the test when
+// the backend refuses it.
+inline std::unique_ptr<bus::Subscription> MustSubscribe(bus::Backend& backend,
+                                                        const std::string& pattern,
+                                                        bus::StartPosition start = {},
+                                                        const std::string& group = "",
+                                                        bus::GroupOptions options = {}) {
+  bus::SubscribeSpec spec;
+  spec.pattern = pattern;
+  spec.group = group;
+  spec.group_options = options;
+  spec.start = start;
+  auto s = backend.Subscribe(spec);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *std::move(s) : nullptr;
+}
+
+// Publishes Text(text); the sequence, or 0 (and a test failure).
+inline uint64_t MustPublish(bus::Backend& backend, const std::string& topic,
+                            absl::string_view text) {
+  auto r = backend.Publish(topic, Text(text));
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? r->sequence : 0;
 }
 
 }  // namespace kei::testing

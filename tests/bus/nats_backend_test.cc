@@ -67,28 +67,14 @@ class NatsBackendTest : public ::testing::Test {
   }
 
   std::unique_ptr<Subscription> Sub(const std::string& pattern, StartPosition start = {}) {
-    SubscribeSpec spec;
-    spec.pattern = pattern;
-    spec.start = start;
-    auto s = bus_->Subscribe(spec);
-    EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? *std::move(s) : nullptr;
+    return testing::MustSubscribe(*bus_, pattern, start);
   }
   std::unique_ptr<Subscription> Group(const std::string& pattern, const std::string& group,
                                       GroupOptions options = {}, StartPosition start = {}) {
-    SubscribeSpec spec;
-    spec.pattern = pattern;
-    spec.group = group;
-    spec.group_options = options;
-    spec.start = start;
-    auto s = bus_->Subscribe(spec);
-    EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? *std::move(s) : nullptr;
+    return testing::MustSubscribe(*bus_, pattern, start, group, options);
   }
   uint64_t Pub(const std::string& topic, absl::string_view text) {
-    auto r = bus_->Publish(topic, Text(text));
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? r->sequence : 0;
+    return testing::MustPublish(*bus_, topic, text);
   }
 
   static testing::NatsServer* server_;
