@@ -2,8 +2,8 @@
 // topic keeping its latest messages so a subscriber that comes back can resume
 // from the last sequence it saw. This interface is the seam between the
 // protocol adapters (WebSocket frames, the kei.v1.Topics service over gRPC and
-// HTTP) and what carries the messages: MemoryTopics in-process today, the bus
-// when it exists.
+// HTTP) and what carries the messages: MemoryTopics in-process, or the bus
+// (bus/bus_topics.h, what keid uses).
 #pragma once
 
 #include <cstdint>
@@ -20,7 +20,7 @@ namespace kei::pubsub {
 
 struct TopicMessage {
   std::string topic;
-  uint64_t sequence = 0;  // 1, 2, ... per topic
+  uint64_t sequence = 0;  // increasing per topic (MemoryTopics: 1, 2, ...)
   absl::Time time;
   std::string data_json;  // one JSON value
 };
