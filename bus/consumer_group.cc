@@ -13,6 +13,8 @@ namespace {
 // Acknowledged sequences kept above the floor for a restart; past this only
 // the floor is saved (a restart then redelivers more, never less).
 constexpr size_t kMaxAckedAboveFloor = 65536;
+// The "member" holding a message while its dead letter is being stored.
+constexpr uint64_t kDeadLettering = ~uint64_t{0};
 // Log records one Fetch looks at before returning what it has.
 constexpr size_t kMaxScanPerFetch = 1 << 16;
 
@@ -73,10 +75,12 @@ absl::StatusOr<ConsumerGroup::FetchResult> ConsumerGroup::Fetch(uint64_t member,
       }
       if (options_.max_deliveries > 0 &&
           out.attempts >= static_cast<uint32_t>(options_.max_deliveries)) {
+        // Held until the caller stored the dead letter (Ack) or failed to
+        // (Nack: tried again), so a failed or interrupted store loses nothing.
         result.dead_letters.push_back(std::move(read->messages.front()));
-        if (acked_.size() < kMaxAckedAboveFloor) acked_.insert(sequence);
-        it = outstanding_.erase(it);
-        dirty_ = true;
+        out.member = kDeadLettering;
+        out.due = absl::InfiniteFuture();
+        ++it;
         continue;
       }
       ++out.attempts;

@@ -45,7 +45,8 @@ class ConsumerGroup {
   struct FetchResult {
     std::vector<Delivery> deliveries;
     // Messages past max deliveries: the caller publishes them to
-    // dead_letter_topic(); they count as acknowledged.
+    // dead_letter_topic(), then Acks them (stored) or Nacks them (failed: they
+    // come back as dead letters later).
     std::vector<MessagePtr> dead_letters;
     // When something the group holds next becomes due (an ack deadline or a
     // redelivery time); InfiniteFuture when nothing is.

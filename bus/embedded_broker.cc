@@ -23,6 +23,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// How long a failed dead-letter store waits before it is tried again.
+constexpr absl::Duration kDeadLetterRetry = absl::Milliseconds(500);
 // Request messages a reader may have unread before requests skip it.
 constexpr size_t kMaxQueuedRequests = 1024;
 
@@ -262,13 +264,17 @@ class EmbeddedBroker::GroupReader final : public Reader {
     auto fetched = group_->Fetch(id(), max, now, *broker_->log_);
     if (!fetched.ok()) return fetched.status();
     for (const MessagePtr& message : fetched->dead_letters) {
-      if (auto s = broker_->PublishDeadLetter(*group_, message); !s.ok()) {
-        std::fprintf(stderr, "bus: group %s: dead-lettering sequence %llu failed: %s\n",
+      if (auto s = broker_->PublishDeadLetter(*group_, message); s.ok()) {
+        group_->Ack(message->sequence);
+      } else {
+        std::fprintf(stderr, "bus: group %s: dead-lettering sequence %llu failed (retrying): %s\n",
                      group_->name().c_str(), static_cast<unsigned long long>(message->sequence),
                      s.ToString().c_str());
+        group_->Nack(message->sequence, kDeadLetterRetry, now);
+        *due = std::min(*due, now + kDeadLetterRetry);
       }
     }
-    *due = fetched->next_due;
+    *due = std::min(*due, fetched->next_due);
     return std::move(fetched->deliveries);
   }
 

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "bus/embedded_broker.h"
 #include "bus/log/file_log.h"
@@ -49,6 +50,66 @@ class SlowLog final : public MessageLog {
  private:
   MemoryLog log_;
 };
+
+// A memory log that refuses the first `failures` appends of dead letters.
+class DeadLetterRefusingLog final : public MessageLog {
+ public:
+  explicit DeadLetterRefusingLog(int failures) : failures_(failures) {}
+  absl::Status Append(const std::vector<std::shared_ptr<Message>>& batch) override {
+    for (const auto& m : batch) {
+      if (absl::StartsWith(m->topic, "deadletter.") && failures_-- > 0) {
+        return absl::UnavailableError("disk full");
+      }
+    }
+    return log_.Append(batch);
+  }
+  uint64_t first_sequence() const override { return log_.first_sequence(); }
+  uint64_t last_sequence() const override { return log_.last_sequence(); }
+  absl::StatusOr<LogReadResult> Read(uint64_t from, size_t max, const TopicFilter& filter,
+                                     size_t max_scan) const override {
+    return log_.Read(from, max, filter, max_scan);
+  }
+  uint64_t SequenceAtTime(absl::Time time) const override { return log_.SequenceAtTime(time); }
+  void EnforceRetention(absl::Time now) override { log_.EnforceRetention(now); }
+  uint64_t message_count() const override { return log_.message_count(); }
+  uint64_t byte_count() const override { return log_.byte_count(); }
+
+ private:
+  std::atomic<int> failures_;
+  MemoryLog log_;
+};
+
+TEST(EmbeddedBrokerTest, AFailedDeadLetterStoreIsRetriedNotLost) {
+  auto broker = EmbeddedBroker::Open(std::make_unique<DeadLetterRefusingLog>(2));
+  ASSERT_TRUE(broker.ok());
+  SubscribeSpec dead_spec;
+  dead_spec.pattern = "deadletter.fragile";
+  auto dead = (*broker)->Subscribe(dead_spec);
+  ASSERT_TRUE(dead.ok());
+  SubscribeSpec spec;
+  spec.pattern = "work.t";
+  spec.group = "fragile";
+  spec.group_options.ack_wait = absl::Milliseconds(100);
+  spec.group_options.max_deliveries = 1;
+  auto member = (*broker)->Subscribe(spec);
+  ASSERT_TRUE(member.ok());
+  ASSERT_TRUE((*broker)->Publish("work.t", Text("poison")).ok());
+  std::vector<uint32_t> attempts;
+  std::vector<Delivery> dead_letters;
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (dead_letters.empty() && absl::Now() < deadline) {
+    auto next = (*member)->Next(1, absl::Now() + absl::Milliseconds(50));
+    ASSERT_TRUE(next.ok());
+    for (const Delivery& d : *next) attempts.push_back(d.attempt);  // never acknowledged
+    auto d = (*dead)->Next(1, absl::Now() + absl::Milliseconds(50));
+    ASSERT_TRUE(d.ok());
+    for (Delivery& x : *d) dead_letters.push_back(std::move(x));
+  }
+  EXPECT_THAT(attempts, ElementsAre(1));  // never handed out again while dead-lettering
+  ASSERT_EQ(dead_letters.size(), 1u);
+  EXPECT_EQ(dead_letters[0].message->envelope.binary_data(), "poison");
+  EXPECT_TRUE(Collect(**dead, 1, absl::Milliseconds(800)).empty());
+}
 
 TEST(EmbeddedBrokerTest, RacingPublishesOfOneIdStoreItOnce) {
   auto broker = EmbeddedBroker::Open(std::make_unique<SlowLog>());
