@@ -549,6 +549,10 @@ absl::StatusOr<std::shared_ptr<ConsumerGroup>> EmbeddedBroker::FindOrCreateGroup
       }
       return it->second;
     }
+    if (groups_.size() >= options_.max_groups) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the bus keeps at most ", options_.max_groups, " consumer groups"));
+    }
     uint64_t start = 0;
     switch (spec.start.kind) {
       case StartPosition::Kind::kNew: start = log_->last_sequence() + 1; break;

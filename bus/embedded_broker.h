@@ -31,6 +31,9 @@ struct EmbeddedBrokerOptions {
   size_t max_duplicate_ids = 1 << 20;
   // Largest envelope (serialized) a publish may carry.
   size_t max_message_bytes = 1 << 20;
+  // Consumer groups the broker keeps (each is state in memory and a file);
+  // creating one more is RESOURCE_EXHAUSTED.
+  size_t max_groups = 10000;
   // How often retention runs and changed group state is saved.
   absl::Duration maintenance_interval = absl::Milliseconds(100);
 };

@@ -29,11 +29,11 @@ using testing::Collect;
 using testing::Payloads;
 using testing::Text;
 
-// A memory log whose appends take a while, so publishes overlap.
-class SlowLog final : public MessageLog {
+// A MemoryLog with a hook before every append, for logs that misbehave.
+class HookedLog : public MessageLog {
  public:
   absl::Status Append(const std::vector<std::shared_ptr<Message>>& batch) override {
-    absl::SleepFor(absl::Milliseconds(2));
+    if (auto s = BeforeAppend(batch); !s.ok()) return s;
     return log_.Append(batch);
   }
   uint64_t first_sequence() const override { return log_.first_sequence(); }
@@ -46,37 +46,38 @@ class SlowLog final : public MessageLog {
   void EnforceRetention(absl::Time now) override { log_.EnforceRetention(now); }
   uint64_t message_count() const override { return log_.message_count(); }
   uint64_t byte_count() const override { return log_.byte_count(); }
+
+ protected:
+  virtual absl::Status BeforeAppend(const std::vector<std::shared_ptr<Message>>& batch) = 0;
 
  private:
   MemoryLog log_;
 };
 
-// A memory log that refuses the first `failures` appends of dead letters.
-class DeadLetterRefusingLog final : public MessageLog {
+// Appends take a while, so publishes overlap.
+class SlowLog final : public HookedLog {
+ private:
+  absl::Status BeforeAppend(const std::vector<std::shared_ptr<Message>>&) override {
+    absl::SleepFor(absl::Milliseconds(2));
+    return absl::OkStatus();
+  }
+};
+
+// Refuses the first `failures` appends of dead letters.
+class DeadLetterRefusingLog final : public HookedLog {
  public:
   explicit DeadLetterRefusingLog(int failures) : failures_(failures) {}
-  absl::Status Append(const std::vector<std::shared_ptr<Message>>& batch) override {
+
+ private:
+  absl::Status BeforeAppend(const std::vector<std::shared_ptr<Message>>& batch) override {
     for (const auto& m : batch) {
       if (absl::StartsWith(m->topic, "deadletter.") && failures_-- > 0) {
         return absl::UnavailableError("disk full");
       }
     }
-    return log_.Append(batch);
+    return absl::OkStatus();
   }
-  uint64_t first_sequence() const override { return log_.first_sequence(); }
-  uint64_t last_sequence() const override { return log_.last_sequence(); }
-  absl::StatusOr<LogReadResult> Read(uint64_t from, size_t max, const TopicFilter& filter,
-                                     size_t max_scan) const override {
-    return log_.Read(from, max, filter, max_scan);
-  }
-  uint64_t SequenceAtTime(absl::Time time) const override { return log_.SequenceAtTime(time); }
-  void EnforceRetention(absl::Time now) override { log_.EnforceRetention(now); }
-  uint64_t message_count() const override { return log_.message_count(); }
-  uint64_t byte_count() const override { return log_.byte_count(); }
-
- private:
   std::atomic<int> failures_;
-  MemoryLog log_;
 };
 
 TEST(EmbeddedBrokerTest, AFailedDeadLetterStoreIsRetriedNotLost) {
@@ -193,6 +194,25 @@ TEST(EmbeddedBrokerTest, AnUnreadableGroupFileIsSetAsideNotFatal) {
   spec.pattern = "fresh.t";
   spec.group = "broken";
   EXPECT_TRUE((*broker)->Subscribe(spec).ok());
+}
+
+TEST(EmbeddedBrokerTest, TheNumberOfGroupsIsBounded) {
+  EmbeddedBrokerOptions options;
+  options.max_groups = 2;
+  auto broker = EmbeddedBroker::Open(std::make_unique<MemoryLog>(), options);
+  ASSERT_TRUE(broker.ok());
+  SubscribeSpec spec;
+  spec.pattern = "jobs.t";
+  for (const char* name : {"a", "b"}) {
+    spec.group = name;
+    ASSERT_TRUE((*broker)->Subscribe(spec).ok());
+  }
+  spec.group = "a";  // joining an existing group is fine
+  EXPECT_TRUE((*broker)->Subscribe(spec).ok());
+  spec.group = "c";
+  auto third = (*broker)->Subscribe(spec);
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(third.status().message(), HasSubstr("at most 2 consumer groups"));
 }
 
 TEST(EmbeddedBrokerTest, AGroupMayNotReadItsOwnDeadLetters) {
