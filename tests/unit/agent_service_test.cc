@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -678,12 +679,15 @@ TEST(SessionTest, EmptySessionEndsOk) {
 
 TEST(EventLogTest, DropsOldestAndPublishes) {
   EventLog log(EventLogOptions{.max_events = 3});
-  std::vector<uint64_t> published;
-  log.set_publisher([&](const v1::AgentEvent& e) { published.push_back(e.sequence()); });
+  std::vector<uint64_t> published;  // written by the publishing thread
+  log.set_publisher([&](absl::Span<const EventLog::EventPtr> events) {
+    for (const auto& e : events) published.push_back(e->sequence());
+  });
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(log.Append(v1::EVENT_KIND_OBSERVATION_RECORDED, "s", "x")->sequence(),
               static_cast<uint64_t>(i + 1));
   }
+  log.WaitPublished();
   EXPECT_EQ(log.size(), 3u);
   EXPECT_EQ(log.first_sequence(), 3u);
   EXPECT_EQ(log.last_sequence(), 5u);
@@ -701,6 +705,40 @@ TEST(EventLogTest, DropsOldestAndPublishes) {
                    return followed.size() < 3;
                  }).ok());
   EXPECT_THAT(followed, ElementsAre(3, 4, 5));
+}
+
+// A publisher that stalls holds handlers back once it is max_events behind,
+// instead of the log growing or skipping events; clearing the publisher
+// publishes what is pending first.
+TEST(EventLogTest, PublisherLagIsBoundedAndNothingIsSkipped) {
+  EventLog log(EventLogOptions{.max_events = 3});
+  absl::Mutex mu;
+  bool release = false;
+  std::vector<uint64_t> published;
+  log.set_publisher([&](absl::Span<const EventLog::EventPtr> events) {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(&release));
+    for (const auto& e : events) published.push_back(e->sequence());
+  });
+  for (int i = 0; i < 3; ++i) log.Append(v1::EVENT_KIND_OBSERVATION_RECORDED, "s", "x");
+  absl::Notification fourth_appended;
+  std::thread appender([&] {
+    log.Append(v1::EVENT_KIND_OBSERVATION_RECORDED, "s", "x");
+    fourth_appended.Notify();
+  });
+  // Three events are pending or in flight: the fourth waits for the publisher.
+  EXPECT_FALSE(fourth_appended.WaitForNotificationWithTimeout(absl::Milliseconds(100)));
+  EXPECT_EQ(log.last_sequence(), 3u);
+  {
+    absl::MutexLock lock(&mu);
+    release = true;
+  }
+  fourth_appended.WaitForNotification();
+  appender.join();
+  log.Append(v1::EVENT_KIND_OBSERVATION_RECORDED, "s", "x");
+  log.set_publisher(nullptr);  // drains
+  absl::MutexLock lock(&mu);
+  EXPECT_THAT(published, ElementsAre(1, 2, 3, 4, 5));
 }
 
 TEST(EventLogTest, FollowEndsOnCancelAndDeadline) {

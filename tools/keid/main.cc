@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -110,18 +111,32 @@ int Main(int argc, char** argv) {
   agent_options.event_capacity = static_cast<size_t>(config->agent_event_capacity);
   auto agent = std::make_shared<kei::agent::AgentService>(agent_options);
   // Every agent event is also a message on the events topic (WebSocket
-  // subscribers, kei.v1.Topics/Subscribe over gRPC and HTTP) and an update of
-  // the MCP events resource.
+  // subscribers, kei.v1.Topics/Subscribe over gRPC and HTTP, bus subscribers)
+  // and an update of the MCP events resource. The log publishes on its own
+  // thread, a batch at a time, so handlers do not wait for the bus.
   agent->mutable_events().set_publisher(
-      [topics = server.topics(), mcp = server.mcp()](const kei::agent::v1::AgentEvent& event) {
+      [topics = server.topics(), mcp = server.mcp(),
+       &log](absl::Span<const kei::agent::EventLog::EventPtr> events) {
         if (topics) {
-          std::string json;
-          if (kei::JsonCodec().Marshal(event, &json).ok()) {
-            (void)topics->Publish(kei::agent::kEventsTopic, std::move(json));
+          std::vector<std::string> messages;
+          messages.reserve(events.size());
+          for (const auto& event : events) {
+            std::string json;
+            if (kei::JsonCodec().Marshal(*event, &json).ok()) messages.push_back(std::move(json));
+          }
+          for (const auto& result :
+               topics->PublishBatch(kei::agent::kEventsTopic, std::move(messages))) {
+            if (!result.ok()) {
+              log.Log(1, absl::StrCat("events topic: ", kei::StatusToString(result.status())));
+              break;
+            }
           }
         }
         mcp->NotifyResourceUpdated(kei::agent::kEventsResourceUri);
       });
+  // On every way out: publish what is pending and stop the publishing thread
+  // while the server and the logger it uses are still alive.
+  absl::Cleanup stop_publishing = [&agent] { agent->mutable_events().set_publisher(nullptr); };
   if (auto s = kei::agent::AddAgentMcp(*server.mcp(), agent); !s.ok()) {
     log.Log(0, kei::StatusToString(s));
     return 1;

@@ -11,6 +11,8 @@ namespace {
 
 // Events handed to a follower per lock acquisition.
 constexpr size_t kFollowBatch = 256;
+// Events handed to the publisher per call.
+constexpr size_t kPublishBatch = 256;
 
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t nanos = absl::ToUnixNanos(t);
@@ -33,6 +35,11 @@ EventLog::EventLog(EventLogOptions options)
       }()),
       state_(std::make_shared<State>()) {}
 
+EventLog::~EventLog() {
+  absl::MutexLock lock(&publisher_mu_);
+  StopPublishing();
+}
+
 std::shared_ptr<const v1::AgentEvent> EventLog::Append(
     v1::EventKind kind, std::string subject, std::string summary,
     std::map<std::string, std::string> attributes) {
@@ -51,25 +58,30 @@ std::shared_ptr<const v1::AgentEvent> EventLog::Append(v1::AgentEvent appended) 
   // time fields set under the lock add at most kStampBytes.
   constexpr size_t kStampBytes = 32;
   const size_t bytes = event->ByteSizeLong() + kStampBytes;
-  // Declared before the locks so the evicted event is destroyed after them.
+  // Declared before the lock so the evicted event is destroyed after it.
   std::shared_ptr<const v1::AgentEvent> evicted;
-  absl::MutexLock publish_lock(&publish_mu_);
-  {
-    State& s = *state_;
-    absl::MutexLock lock(&s.mu);
-    event->set_sequence(++s.last_sequence);
-    SetTimestamp(absl::Now(), event->mutable_time());
-    s.bytes += bytes;
-    s.events.push_back(State::Retained{event, bytes});
-    while (s.events.size() > 1 && (s.events.size() > options_.max_events ||
-                                   s.bytes > options_.max_bytes)) {
-      s.bytes -= std::min(s.bytes, s.events.front().bytes);
-      evicted = std::move(s.events.front().event);
-      s.events.pop_front();
-    }
-    // Releasing the lock re-evaluates the conditions Follow waits on.
+  State& s = *state_;
+  absl::MutexLock lock(&s.mu);
+  if (s.publishing) {
+    // Bounded lag: wait while the publisher is a whole log behind.
+    auto room = [&s, this]() ABSL_SHARED_LOCKS_REQUIRED(s.mu) {
+      return !s.publishing || s.unpublished.size() + s.in_flight < options_.max_events;
+    };
+    s.mu.Await(absl::Condition(&room));
   }
-  if (publisher_) publisher_(*event);
+  event->set_sequence(++s.last_sequence);
+  SetTimestamp(absl::Now(), event->mutable_time());
+  s.bytes += bytes;
+  s.events.push_back(State::Retained{event, bytes});
+  while (s.events.size() > 1 && (s.events.size() > options_.max_events ||
+                                 s.bytes > options_.max_bytes)) {
+    s.bytes -= std::min(s.bytes, s.events.front().bytes);
+    evicted = std::move(s.events.front().event);
+    s.events.pop_front();
+  }
+  if (s.publishing) s.unpublished.push_back(event);
+  // Releasing the lock re-evaluates the conditions Follow and the publisher
+  // wait on.
   return event;
 }
 
@@ -145,8 +157,59 @@ size_t EventLog::size() const {
 }
 
 void EventLog::set_publisher(Publisher publisher) {
-  absl::MutexLock lock(&publish_mu_);
-  publisher_ = std::move(publisher);
+  absl::MutexLock lock(&publisher_mu_);
+  StopPublishing();
+  if (!publisher) return;
+  {
+    absl::MutexLock state_lock(&state_->mu);
+    state_->publishing = true;
+    state_->stop_publishing = false;
+  }
+  publisher_thread_ = std::thread(&EventLog::PublishLoop, this, std::move(publisher));
+}
+
+void EventLog::StopPublishing() {
+  if (!publisher_thread_.joinable()) return;
+  {
+    absl::MutexLock lock(&state_->mu);
+    state_->stop_publishing = true;
+  }
+  publisher_thread_.join();
+}
+
+void EventLog::PublishLoop(Publisher publisher) {
+  State& s = *state_;
+  std::vector<EventPtr> taken;
+  while (true) {
+    {
+      absl::MutexLock lock(&s.mu);
+      s.in_flight = 0;
+      auto ready = [&s]() ABSL_SHARED_LOCKS_REQUIRED(s.mu) {
+        return !s.unpublished.empty() || s.stop_publishing;
+      };
+      s.mu.Await(absl::Condition(&ready));
+      if (s.unpublished.empty()) {  // stopping, and everything is published
+        s.publishing = false;
+        return;
+      }
+      taken.clear();
+      taken.swap(s.unpublished);
+      s.in_flight = taken.size();
+    }
+    absl::Span<const EventPtr> all(taken);
+    for (size_t i = 0; i < all.size(); i += kPublishBatch) {
+      publisher(all.subspan(i, kPublishBatch));
+    }
+  }
+}
+
+void EventLog::WaitPublished() const {
+  State& s = *state_;
+  absl::MutexLock lock(&s.mu);
+  auto done = [&s]() ABSL_SHARED_LOCKS_REQUIRED(s.mu) {
+    return !s.publishing || (s.unpublished.empty() && s.in_flight == 0);
+  };
+  s.mu.Await(absl::Condition(&done));
 }
 
 }  // namespace kei::agent

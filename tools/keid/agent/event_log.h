@@ -1,7 +1,8 @@
 // The agent's event log: an in-memory, bounded, append-only record of every
 // plan created, action run and observation recorded. Watch streams from it, and
 // a publisher seam lets keid forward each event to the bus topic
-// kei.agent.v1.events.
+// kei.agent.v1.events, asynchronously and in batches, so handlers never wait
+// for the bus.
 #pragma once
 
 #include <cstddef>
@@ -11,7 +12,10 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "absl/types/span.h"
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -36,15 +40,21 @@ struct EventLogOptions {
 // the retained events always form one contiguous range.
 class EventLog {
  public:
-  using Publisher = std::function<void(const v1::AgentEvent&)>;
+  using EventPtr = std::shared_ptr<const v1::AgentEvent>;
+  // Receives appended events in sequence order, in batches of at most 256.
+  using Publisher = std::function<void(absl::Span<const EventPtr> events)>;
 
   explicit EventLog(EventLogOptions options = {});
+  // Publishes what is still pending, then stops the publisher.
+  ~EventLog();
   EventLog(const EventLog&) = delete;
   EventLog& operator=(const EventLog&) = delete;
 
   // Appends an event stamped with the next sequence number and the current
-  // time, wakes followers, hands it to the publisher and returns it (shared
-  // with the log: retained events are immutable, so nothing is copied).
+  // time, wakes followers, queues it for the publisher and returns it (shared
+  // with the log: retained events are immutable, so nothing is copied). Waits
+  // only while the publisher is max_events behind, so a stalled bus slows
+  // handlers down instead of growing memory or skipping events.
   std::shared_ptr<const v1::AgentEvent> Append(v1::EventKind kind, std::string subject,
                         std::string summary,
                         std::map<std::string, std::string> attributes = {});
@@ -75,10 +85,15 @@ class EventLog {
   size_t size() const;
   const EventLogOptions& options() const { return options_; }
 
-  // Called with every appended event, in sequence order, outside the log's
-  // lock (so it may read the log, but must not block for long). Pass nullptr
-  // to stop publishing. This is the seam for the bus.
+  // Hands every event appended from now on to `publisher`, on the log's own
+  // publishing thread: in sequence order, never concurrently, outside the
+  // log's lock (so it may read the log). Replacing or clearing (nullptr) the
+  // publisher first publishes what is pending through the old one. This is
+  // the seam for the bus.
   void set_publisher(Publisher publisher);
+  // Blocks until every event appended so far has been handed to the
+  // publisher and the publisher returned (at once when there is none).
+  void WaitPublished() const;
 
  private:
   struct State {
@@ -91,15 +106,25 @@ class EventLog {
     std::deque<Retained> events ABSL_GUARDED_BY(mu);
     size_t bytes ABSL_GUARDED_BY(mu) = 0;
     uint64_t last_sequence ABSL_GUARDED_BY(mu) = 0;
+    // Publishing: events appended but not yet taken by the publishing thread,
+    // and how many it has taken but not finished publishing.
+    bool publishing ABSL_GUARDED_BY(mu) = false;
+    bool stop_publishing ABSL_GUARDED_BY(mu) = false;
+    std::vector<EventPtr> unpublished ABSL_GUARDED_BY(mu);
+    size_t in_flight ABSL_GUARDED_BY(mu) = 0;
   };
+
+  void PublishLoop(Publisher publisher);
+  // Drains and joins the publishing thread, if any.
+  void StopPublishing() ABSL_EXCLUSIVE_LOCKS_REQUIRED(publisher_mu_);
 
   const EventLogOptions options_;
   // Shared so cancellation callbacks registered by Follow stay safe even if a
   // token outlives the log.
   std::shared_ptr<State> state_;
-  // Held across append + publish so the publisher sees events in order.
-  absl::Mutex publish_mu_;
-  Publisher publisher_ ABSL_GUARDED_BY(publish_mu_);
+  // Serializes set_publisher; the thread runs PublishLoop.
+  absl::Mutex publisher_mu_;
+  std::thread publisher_thread_ ABSL_GUARDED_BY(publisher_mu_);
 };
 
 }  // namespace kei::agent
