@@ -28,16 +28,6 @@ std::string JsonString(absl::string_view text) {
       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// A topic message as a bus envelope.
-v1::Envelope TopicEnvelope(std::string data_json) {
-  v1::Envelope envelope;
-  envelope.set_source("kei://topics");
-  envelope.set_type("dev.kei.topic.message");
-  envelope.set_datacontenttype(std::string(kJsonContentType));
-  envelope.set_binary_data(std::move(data_json));
-  return envelope;
-}
-
 }  // namespace
 
 std::string PayloadAsJson(const v1::Envelope& envelope) {
@@ -67,28 +57,14 @@ BusTopics::~BusTopics() {
 }
 
 absl::StatusOr<uint64_t> BusTopics::Publish(absl::string_view topic, std::string data_json) {
-  auto result = backend_->Publish(topic, TopicEnvelope(std::move(data_json)));
+  v1::Envelope envelope;
+  envelope.set_source("kei://topics");
+  envelope.set_type("dev.kei.topic.message");
+  envelope.set_datacontenttype(std::string(kJsonContentType));
+  envelope.set_binary_data(std::move(data_json));
+  auto result = backend_->Publish(topic, std::move(envelope));
   if (!result.ok()) return result.status();
   return result->sequence;
-}
-
-std::vector<absl::StatusOr<uint64_t>> BusTopics::PublishBatch(absl::string_view topic,
-                                                              std::vector<std::string> data_json) {
-  std::vector<std::pair<std::string, v1::Envelope>> batch;
-  batch.reserve(data_json.size());
-  for (auto& data : data_json) {
-    batch.emplace_back(std::string(topic), TopicEnvelope(std::move(data)));
-  }
-  std::vector<absl::StatusOr<uint64_t>> out;
-  out.reserve(batch.size());
-  for (auto& result : backend_->PublishBatch(std::move(batch))) {
-    if (result.ok()) {
-      out.push_back(result->sequence);
-    } else {
-      out.push_back(result.status());
-    }
-  }
-  return out;
 }
 
 absl::StatusOr<pubsub::Subscription> BusTopics::Subscribe(absl::string_view topic,

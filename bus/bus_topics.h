@@ -23,9 +23,6 @@ class BusTopics final : public pubsub::TopicBackend {
   // Publishes `data_json` as an "application/json" envelope of type
   // "dev.kei.topic.message".
   absl::StatusOr<uint64_t> Publish(absl::string_view topic, std::string data_json) override;
-  // Same envelopes, committed as one bus batch.
-  std::vector<absl::StatusOr<uint64_t>> PublishBatch(absl::string_view topic,
-                                                     std::vector<std::string> data_json) override;
   // `topic` may be a bus pattern (`agent.*.events`). Each subscription has a
   // thread that pulls from the bus and calls `callback`; when the bus ends
   // its subscription (fell behind retention, engine unreachable) the thread

@@ -1,6 +1,7 @@
 #include "cc/mcp/mcp_server.h"
 
 #include <algorithm>
+#include <optional>
 #include <random>
 
 #include "absl/strings/escaping.h"
@@ -284,9 +285,13 @@ void McpServer::NotifyResourceUpdated(const std::string& uri) {
     absl::MutexLock lock(&sessions_mu_);
     for (auto& [id, session] : sessions_) sessions.push_back(session);
   }
-  Json notification = JsonRpcNotification("notifications/resources/updated", Json{{"uri", uri}});
+  std::optional<Json> notification;  // built only when someone is subscribed
   for (auto& session : sessions) {
-    if (session->IsSubscribed(uri)) session->SendOutbound(notification);
+    if (!session->IsSubscribed(uri)) continue;
+    if (!notification) {
+      notification = JsonRpcNotification("notifications/resources/updated", Json{{"uri", uri}});
+    }
+    session->SendOutbound(*notification);
   }
 }
 

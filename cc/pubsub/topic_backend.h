@@ -10,7 +10,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -48,17 +47,6 @@ class TopicBackend {
   // Publishes `data_json` (a JSON value) and returns its sequence.
   // INVALID_ARGUMENT for a bad topic name; RESOURCE_EXHAUSTED past limits.
   virtual absl::StatusOr<uint64_t> Publish(absl::string_view topic, std::string data_json) = 0;
-
-  // Publishes several messages to one topic, in order, each with its own
-  // outcome. The default publishes one by one; backends override it to
-  // commit the batch together.
-  virtual std::vector<absl::StatusOr<uint64_t>> PublishBatch(absl::string_view topic,
-                                                             std::vector<std::string> data_json) {
-    std::vector<absl::StatusOr<uint64_t>> out;
-    out.reserve(data_json.size());
-    for (auto& data : data_json) out.push_back(Publish(topic, std::move(data)));
-    return out;
-  }
 
   // Delivers the retained messages with sequence > after_sequence (none when
   // after_sequence is 0), then every new one, until Unsubscribe.

@@ -20,7 +20,6 @@
 #include "bus/bus_factory.h"
 #include "bus/bus_service.h"
 #include "bus/bus_topics.h"
-#include "cc/codec/json_codec.h"
 #include "cc/mcp/stdio_transport.h"
 #include "cc/server/server.h"
 #include "cc/status/code_names.h"
@@ -110,26 +109,29 @@ int Main(int argc, char** argv) {
   kei::agent::AgentServiceOptions agent_options;
   agent_options.event_capacity = static_cast<size_t>(config->agent_event_capacity);
   auto agent = std::make_shared<kei::agent::AgentService>(agent_options);
-  // Every agent event is also a message on the events topic (WebSocket
-  // subscribers, kei.v1.Topics/Subscribe over gRPC and HTTP, bus subscribers)
-  // and an update of the MCP events resource. The log publishes on its own
-  // thread, a batch at a time, so handlers do not wait for the bus.
+  // Every agent event is also a bus message on the events topic (bus
+  // subscribers, WebSocket topic frames, kei.v1.Topics/Subscribe over gRPC and
+  // HTTP), carrying the AgentEvent the topic declares (agent.proto), and an
+  // update of the MCP events resource. The log publishes on its own thread, a
+  // batch at a time, so handlers do not wait for the bus.
   agent->mutable_events().set_publisher(
-      [topics = server.topics(), mcp = server.mcp(),
+      [backend = *bus, mcp = server.mcp(),
        &log](absl::Span<const kei::agent::EventLog::EventPtr> events) {
-        if (topics) {
-          std::vector<std::string> messages;
-          messages.reserve(events.size());
-          for (const auto& event : events) {
-            std::string json;
-            if (kei::JsonCodec().Marshal(*event, &json).ok()) messages.push_back(std::move(json));
-          }
-          for (const auto& result :
-               topics->PublishBatch(kei::agent::kEventsTopic, std::move(messages))) {
-            if (!result.ok()) {
-              log.Log(1, absl::StrCat("events topic: ", kei::StatusToString(result.status())));
-              break;
-            }
+        std::vector<std::pair<std::string, kei::bus::v1::Envelope>> batch;
+        batch.reserve(events.size());
+        for (const auto& event : events) {
+          kei::bus::v1::Envelope envelope;
+          envelope.set_source("kei://keid/agent");
+          envelope.set_type(kei::agent::v1::AgentEvent::descriptor()->full_name());
+          envelope.set_subject(event->subject());
+          envelope.set_datacontenttype("application/protobuf");
+          envelope.mutable_proto_data()->PackFrom(*event);
+          batch.emplace_back(kei::agent::kEventsTopic, std::move(envelope));
+        }
+        for (const auto& result : backend->PublishBatch(std::move(batch))) {
+          if (!result.ok()) {
+            log.Log(1, absl::StrCat("events topic: ", kei::StatusToString(result.status())));
+            break;
           }
         }
         mcp->NotifyResourceUpdated(kei::agent::kEventsResourceUri);

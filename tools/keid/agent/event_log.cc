@@ -13,6 +13,10 @@ namespace {
 constexpr size_t kFollowBatch = 256;
 // Events handed to the publisher per call.
 constexpr size_t kPublishBatch = 256;
+// How long the publisher waits for a batch to fill before publishing a
+// partial one: one wake-up per batch instead of one per event under load, at
+// the price of at most this much delay for subscribers.
+constexpr absl::Duration kPublishLinger = absl::Milliseconds(1);
 
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t nanos = absl::ToUnixNanos(t);
@@ -188,6 +192,11 @@ void EventLog::PublishLoop(Publisher publisher) {
         return !s.unpublished.empty() || s.stop_publishing;
       };
       s.mu.Await(absl::Condition(&ready));
+      const size_t full_batch = std::min(kPublishBatch, options_.max_events);
+      auto full = [&s, full_batch]() ABSL_SHARED_LOCKS_REQUIRED(s.mu) {
+        return s.unpublished.size() >= full_batch || s.stop_publishing;
+      };
+      s.mu.AwaitWithTimeout(absl::Condition(&full), kPublishLinger);
       if (s.unpublished.empty()) {  // stopping, and everything is published
         s.publishing = false;
         return;
