@@ -1,7 +1,5 @@
 #include "bus/dedup_window.h"
 
-#include <utility>
-
 namespace kei::bus {
 
 std::optional<uint64_t> DedupWindow::Find(absl::string_view id, absl::Time now) {
@@ -11,24 +9,23 @@ std::optional<uint64_t> DedupWindow::Find(absl::string_view id, absl::Time now) 
   return it->second.sequence;
 }
 
-void DedupWindow::Insert(std::string id, uint64_t sequence, absl::Time time) {
+void DedupWindow::Insert(absl::string_view id, uint64_t sequence, absl::Time time) {
   if (window_ <= absl::ZeroDuration() || max_ids_ == 0) return;
-  ids_.insert_or_assign(id, Seen{sequence, time});
-  order_.emplace_back(time, std::move(id));
+  auto [it, inserted] = ids_.try_emplace(id);
+  it->second = Seen{sequence, time, ++insertions_};
+  order_.push_back(Inserted{insertions_, time, &*it});
   while (ids_.size() > max_ids_) PopOldest();
 }
 
 void DedupWindow::PopOldest() {
-  auto it = ids_.find(order_.front().second);
-  // An id inserted again later keeps its newer entry.
-  if (it != ids_.end() && it->second.time == order_.front().first) ids_.erase(it);
+  const Inserted& oldest = order_.front();
+  // An id inserted again later keeps its entry until its newest insertion goes.
+  if (oldest.entry->second.insertion == oldest.insertion) ids_.erase(oldest.entry->first);
   order_.pop_front();
 }
 
-void DedupWindow::Erase(absl::string_view id) { ids_.erase(id); }
-
 void DedupWindow::Expire(absl::Time now) {
-  while (!order_.empty() && order_.front().first + window_ <= now) PopOldest();
+  while (!order_.empty() && order_.front().time + window_ <= now) PopOldest();
 }
 
 }  // namespace kei::bus

@@ -1,7 +1,8 @@
 // Publish de-duplication: the envelope ids seen within a time window, with the
 // sequence each was stored at, so a publisher that retries after a lost
 // acknowledgement gets the original's sequence instead of a second copy.
-// Bounded by time and by count (the oldest ids go first).
+// Bounded by time and by count (the oldest ids go first). Each id is stored
+// once: the insertion-order queue points at the map's (node-stable) keys.
 #pragma once
 
 #include <cstddef>
@@ -10,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
@@ -23,23 +24,31 @@ class DedupWindow {
   // The sequence `id` was stored at, if it was seen within the window.
   std::optional<uint64_t> Find(absl::string_view id, absl::Time now);
   // Remembers `id` (seen at `time`, stored at `sequence`).
-  void Insert(std::string id, uint64_t sequence, absl::Time time);
-  void Erase(absl::string_view id);
+  void Insert(absl::string_view id, uint64_t sequence, absl::Time time);
   size_t size() const { return ids_.size(); }
   absl::Duration window() const { return window_; }
 
  private:
+  struct Seen {
+    uint64_t sequence;
+    absl::Time time;
+    uint64_t insertion;  // the newest order_ entry for this id
+  };
+  using Ids = absl::node_hash_map<std::string, Seen>;
+  struct Inserted {
+    uint64_t insertion;
+    absl::Time time;
+    Ids::value_type* entry;  // stays valid: erased only when its last entry pops
+  };
+
   void Expire(absl::Time now);
   void PopOldest();
 
   const absl::Duration window_;
   const size_t max_ids_;
-  struct Seen {
-    uint64_t sequence;
-    absl::Time time;
-  };
-  absl::flat_hash_map<std::string, Seen> ids_;
-  std::deque<std::pair<absl::Time, std::string>> order_;  // insertion order
+  Ids ids_;
+  std::deque<Inserted> order_;  // insertion order
+  uint64_t insertions_ = 0;
 };
 
 }  // namespace kei::bus

@@ -95,8 +95,9 @@ class EmbeddedBroker final : public Backend {
   std::vector<PendingPublish*> pending_ ABSL_GUARDED_BY(publish_mu_);
   bool writing_ ABSL_GUARDED_BY(publish_mu_) = false;
   DedupWindow dedup_ ABSL_GUARDED_BY(publish_mu_);
-  // Ids of messages pending or being written, for duplicates racing them.
-  absl::flat_hash_map<std::string, std::shared_ptr<PendingPublish>> unwritten_ids_
+  // Ids of messages pending or being written, for duplicates racing them
+  // (views of the ids in the pending messages, which outlive their entries).
+  absl::flat_hash_map<absl::string_view, std::shared_ptr<PendingPublish>> unwritten_ids_
       ABSL_GUARDED_BY(publish_mu_);
 
   // Readers wait here for news: a new batch in the log, a nack, a request.
