@@ -30,6 +30,7 @@ std::string BusPublisher::Publish(std::string topic, bus::v1::Envelope envelope,
   Item item;
   item.request.set_topic(std::move(topic));
   *item.request.mutable_envelope() = std::move(envelope);
+  item.bytes = item.request.ByteSizeLong();
   item.done = std::move(done);
   absl::MutexLock lock(&mu_);
   auto room = [this] { return unsettled_ < std::max<size_t>(options_.max_pending, 1); };
@@ -59,9 +60,12 @@ void BusPublisher::SendLoop() {
       mu_.Await(absl::Condition(&work));
       if (queue_.empty()) return;
       // The server takes at most 1000 messages per PublishBatch.
-      size_t n = std::min({queue_.size(), std::max<size_t>(options_.max_batch, 1), size_t{1000}});
+      const size_t n = std::min({queue_.size(), std::max<size_t>(options_.max_batch, 1), size_t{1000}});
       items.reserve(n);
-      for (size_t i = 0; i < n; ++i) {
+      size_t bytes = 0;
+      while (items.size() < n &&
+             (items.empty() || bytes + queue_.front().bytes <= options_.max_batch_bytes)) {
+        bytes += queue_.front().bytes;
         items.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

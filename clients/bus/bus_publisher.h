@@ -3,7 +3,8 @@
 // returns at once (blocking only while max_pending messages are unacknowledged,
 // so a fast producer is held back, never buffered without bound); a few sender
 // threads carry the queue to the server in PublishBatch calls of up to
-// max_batch messages. Ids are filled when a message is queued, so a retried
+// max_batch messages and max_batch_bytes (under every transport's message
+// limit: gRPC's 4 MiB, WebSocket's 1 MiB frames). Ids are filled when a message is queued, so a retried
 // batch is de-duplicated by the server. Thread-safe.
 #pragma once
 
@@ -22,6 +23,8 @@ namespace kei {
 
 struct BusPublisherOptions {
   size_t max_batch = 256;           // messages per PublishBatch call
+  // Serialized bytes per PublishBatch call; a larger single message goes alone.
+  size_t max_batch_bytes = 512 * 1024;
   // PublishBatch calls in flight at once. One keeps the publish order (the
   // next batch fills while one is in flight); more are faster, but batches
   // may then be stored out of order.
@@ -52,6 +55,7 @@ class BusPublisher {
  private:
   struct Item {
     bus::v1::PublishRequest request;
+    size_t bytes = 0;  // serialized size of `request`
     Callback done;
   };
   void SendLoop();

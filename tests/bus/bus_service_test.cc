@@ -124,6 +124,28 @@ TEST_P(BusServiceTest, PublisherPipelinesInOrder) {
   }
 }
 
+// Batches stay under the transports' message limits (gRPC 4 MiB, WebSocket
+// 1 MiB): 24 messages of 200 KiB queued at once still all get through.
+TEST_P(BusServiceTest, PublisherBatchesLargeMessagesByBytes) {
+  auto sub = client_->Subscribe("pipeline.large", SubscribeOptions{});
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  constexpr int kCount = 24;
+  const std::string payload(200 * 1024, 'x');
+  {
+    BusPublisher publisher(*client_);
+    for (int i = 0; i < kCount; ++i) {
+      publisher.Publish("pipeline.large", DataEnvelope(absl::StrCat(i, payload), "text/plain"));
+    }
+    publisher.Flush();
+    EXPECT_EQ(publisher.failures(), 0u);
+  }
+  for (int i = 0; i < kCount; ++i) {
+    auto next = (*sub)->Next(absl::Seconds(10));
+    ASSERT_TRUE(next.ok() && next->has_value()) << i;
+    ASSERT_EQ((*next)->envelope().binary_data(), absl::StrCat(i, payload));
+  }
+}
+
 TEST_P(BusServiceTest, RetriedPublishIsDeduplicated) {
   bus::v1::Envelope e = DataEnvelope("x", "text/plain");
   e.set_id("retry-1");
