@@ -2,10 +2,20 @@
 // and kei.v1.Topics calls become bus messages (JSON envelopes), so a WebSocket
 // client, a gRPC Topics subscriber and a KEIBusClient see the same topics,
 // sequences and retention, on the embedded broker or NATS alike.
+//
+// Topic subscribers are many (10,000 WebSocket connections on one topic is a
+// normal load), so they share: every distinct topic pattern has one feed, one
+// bus subscription and one thread, that renders each message once and hands
+// the same TopicMessage to all of the pattern's subscribers. A subscriber
+// resuming behind the feed reads its own bus subscription until it reaches
+// the feed's position, then joins the feed, with nothing missed or repeated.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -23,29 +33,34 @@ class BusTopics final : public pubsub::TopicBackend {
   // Publishes `data_json` as an "application/json" envelope of type
   // "dev.kei.topic.message".
   absl::StatusOr<uint64_t> Publish(absl::string_view topic, std::string data_json) override;
-  // `topic` may be a bus pattern (`agent.*.events`). Each subscription has a
-  // thread that pulls from the bus and calls `callback`; when the bus ends
-  // its subscription (fell behind retention, engine unreachable) the thread
-  // subscribes again after the last sequence it delivered.
+  // `topic` may be a bus pattern (`agent.*.events`). When the bus ends a
+  // feed's subscription (fell behind retention, engine unreachable), the
+  // feed subscribes again after the last sequence it delivered.
   absl::StatusOr<pubsub::Subscription> Subscribe(absl::string_view topic, uint64_t after_sequence,
                                                  pubsub::TopicCallback callback) override;
   void Unsubscribe(uint64_t subscription_id) override;
 
+  // Feeds running (one per pattern with subscribers) and subscribers still
+  // catching up on their own, for tests and diagnostics.
+  size_t feed_count() const;
+  size_t catching_up_count() const;
+
  private:
-  // What a pump thread and Unsubscribe share: the current bus subscription
-  // (replaced when the pump subscribes again after a failure).
-  struct PumpState {
-    absl::Mutex mu;
-    std::shared_ptr<Subscription> current ABSL_GUARDED_BY(mu);
-    bool stopped ABSL_GUARDED_BY(mu) = false;
+  struct Feed;
+  struct CatchUp;
+  struct Member {
+    std::shared_ptr<Feed> feed;
+    std::shared_ptr<CatchUp> catch_up;  // null once joined (or never needed)
   };
-  struct Pump {
-    std::shared_ptr<PumpState> state;
-    std::thread thread;
-  };
+
+  absl::StatusOr<std::shared_ptr<Feed>> OpenFeed(const std::string& pattern);
+  static void StopFeed(Feed& feed);
+  static void StopCatchUp(CatchUp& catch_up);
+
   std::shared_ptr<Backend> backend_;
-  absl::Mutex mu_;
-  std::map<uint64_t, Pump> pumps_ ABSL_GUARDED_BY(mu_);
+  mutable absl::Mutex mu_;  // before any Feed::mu
+  std::map<std::string, std::shared_ptr<Feed>> feeds_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, Member> members_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
