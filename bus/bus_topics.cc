@@ -58,7 +58,7 @@ struct BusTopics::Feed {
   // Every matching message up to `position` was delivered or predates the
   // feed; the feed delivers exactly what comes after it.
   uint64_t position ABSL_GUARDED_BY(mu) = 0;
-  uint64_t first_sequence ABSL_GUARDED_BY(mu) = 0;
+  uint64_t first_sequence ABSL_GUARDED_BY(mu) = 0;  // oldest retained when it opened
   struct Subscriber {
     uint64_t skip_through;  // already has everything up to this sequence
     pubsub::TopicCallback callback;
@@ -80,6 +80,7 @@ struct BusTopics::CatchUp {
 
 namespace {
 
+// New messages only (sequence 0), or those after `sequence`.
 SubscribeSpec SpecAfter(const std::string& pattern, uint64_t sequence) {
   SubscribeSpec spec;
   spec.pattern = pattern;
@@ -88,6 +89,14 @@ SubscribeSpec SpecAfter(const std::string& pattern, uint64_t sequence) {
     spec.start.kind = StartPosition::Kind::kSequence;
     spec.start.sequence = sequence + 1;
   }
+  return spec;
+}
+
+// Everything after `sequence`, from the oldest retained message when it is 0.
+SubscribeSpec SpecFrom(const std::string& pattern, uint64_t sequence) {
+  SubscribeSpec spec = SpecAfter(pattern, sequence);
+  spec.start.kind = StartPosition::Kind::kSequence;
+  spec.start.sequence = sequence + 1;
   return spec;
 }
 
@@ -101,11 +110,14 @@ pubsub::TopicMessagePtr ToTopicMessage(const Delivery& delivery) {
 }
 
 // The next deliveries of `reader` (a Feed or a CatchUp): none when it waited
-// in vain or its subscription ended, in which case, after a pause, it
-// subscribes again after `position`; nullopt once the reader is stopped.
+// in vain (then *drained is set: it has read everything there was) or its
+// subscription ended, in which case, after a pause, it subscribes again after
+// `position`; nullopt once the reader is stopped.
 template <typename Reader>
 std::optional<std::vector<Delivery>> NextBatch(Backend& backend, const std::string& pattern,
-                                               Reader& reader, uint64_t position) {
+                                               Reader& reader, uint64_t position,
+                                               bool* drained = nullptr) {
+  if (drained != nullptr) *drained = false;
   std::shared_ptr<Subscription> subscription;
   {
     absl::MutexLock lock(&reader.mu);
@@ -113,14 +125,27 @@ std::optional<std::vector<Delivery>> NextBatch(Backend& backend, const std::stri
     subscription = reader.current;
   }
   auto deliveries = subscription->Next(kBatch, absl::Now() + kPumpWait);
-  if (deliveries.ok()) return *std::move(deliveries);
+  if (deliveries.ok()) {
+    if (drained != nullptr) *drained = deliveries->empty();
+    return *std::move(deliveries);
+  }
   // Fell behind retention, or the engine went away: subscribe again after
   // what was delivered (a gap is possible then, and the sequences show it).
+  {
+    absl::MutexLock lock(&reader.mu);
+    auto stopped = [&reader]() ABSL_SHARED_LOCKS_REQUIRED(reader.mu) { return reader.stopped; };
+    if (reader.mu.AwaitWithTimeout(absl::Condition(&stopped), kResubscribeDelay)) {
+      return std::nullopt;
+    }
+  }
+  auto reopened = backend.Subscribe(SpecFrom(pattern, position));  // no lock held: may be slow
+  if (!reopened.ok()) return std::vector<Delivery>{};
   absl::MutexLock lock(&reader.mu);
-  auto stopped = [&reader]() ABSL_SHARED_LOCKS_REQUIRED(reader.mu) { return reader.stopped; };
-  if (reader.mu.AwaitWithTimeout(absl::Condition(&stopped), kResubscribeDelay)) return std::nullopt;
-  auto reopened = backend.Subscribe(SpecAfter(pattern, position));
-  if (reopened.ok()) reader.current = *std::move(reopened);
+  if (reader.stopped) {
+    (*reopened)->Close();
+    return std::nullopt;
+  }
+  reader.current = *std::move(reopened);
   return std::vector<Delivery>{};
 }
 
@@ -158,7 +183,7 @@ absl::StatusOr<std::shared_ptr<BusTopics::Feed>> BusTopics::OpenFeed(const std::
     feed->position = feed->current->last_sequence();
     feed->first_sequence = feed->current->first_sequence();
   }
-  feed->thread = std::thread([backend = backend_.get(), feed = feed.get()] {
+  feed->thread = std::thread([backend = backend_, feed = feed.get()] {
     std::vector<pubsub::TopicMessagePtr> messages;
     while (true) {
       uint64_t position;
@@ -235,25 +260,32 @@ absl::StatusOr<pubsub::Subscription> BusTopics::Subscribe(absl::string_view topi
       std::shared_ptr<Subscription> own = *std::move(opened);
       out.last_sequence = own->last_sequence();
       out.first_sequence = own->first_sequence();
+      const uint64_t own_head = own->last_sequence();  // >= the feed's start
       member.catch_up = std::make_shared<CatchUp>();
       {
         absl::MutexLock catch_up_lock(&member.catch_up->mu);
         member.catch_up->current = std::move(own);
       }
-      std::thread([backend = backend_.get(), feed, catch_up = member.catch_up, id = out.id,
-                   after_sequence, callback = std::move(callback)]() mutable {
+      std::thread([backend = backend_, feed, catch_up = member.catch_up, id = out.id,
+                   after_sequence, own_head, callback = std::move(callback)]() mutable {
         uint64_t delivered = after_sequence;
         while (true) {
-          auto batch = NextBatch(*backend, feed->pattern, *catch_up, delivered);
+          bool drained = false;
+          auto batch = NextBatch(*backend, feed->pattern, *catch_up, delivered, &drained);
           if (!batch) break;
           for (const Delivery& d : *batch) {
             if (d.message->sequence <= delivered) continue;
             callback(ToTopicMessage(d));
             delivered = d.message->sequence;
           }
-          // Join once the feed has delivered nothing this reader has not.
+          // Join once the feed has delivered nothing this reader has not:
+          // its position is at most what this reader delivered, or (on a
+          // quiet topic) at most the log's head when this reader opened, and
+          // this reader found nothing more to read (an empty batch after
+          // waiting: it read through that head). Later messages come from the
+          // feed; skip_through drops those this reader already delivered.
           absl::MutexLock feed_lock(&feed->mu);
-          if (delivered < feed->position) continue;
+          if (delivered < feed->position && !(drained && own_head >= feed->position)) continue;
           absl::MutexLock catch_up_lock(&catch_up->mu);
           if (catch_up->stopped) break;
           feed->subscribers[id] = Feed::Subscriber{delivered, std::move(callback)};
@@ -262,6 +294,7 @@ absl::StatusOr<pubsub::Subscription> BusTopics::Subscribe(absl::string_view topi
         // Leave nothing behind that needs the bus or the caller's objects.
         callback = nullptr;
         feed.reset();
+        backend.reset();
         std::shared_ptr<Subscription> own;
         absl::MutexLock catch_up_lock(&catch_up->mu);
         own = std::move(catch_up->current);

@@ -9,6 +9,8 @@
 // the same TopicMessage to all of the pattern's subscribers. A subscriber
 // resuming behind the feed reads its own bus subscription until it reaches
 // the feed's position, then joins the feed, with nothing missed or repeated.
+// (On NATS, "reached" on a quiet topic means its ordered consumer had nothing
+// more to deliver for a second.)
 #pragma once
 
 #include <cstddef>
@@ -50,7 +52,7 @@ class BusTopics final : public pubsub::TopicBackend {
   struct CatchUp;
   struct Member {
     std::shared_ptr<Feed> feed;
-    std::shared_ptr<CatchUp> catch_up;  // null once joined (or never needed)
+    std::shared_ptr<CatchUp> catch_up;  // null when it was not needed
   };
 
   absl::StatusOr<std::shared_ptr<Feed>> OpenFeed(const std::string& pattern);

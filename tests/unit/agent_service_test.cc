@@ -741,6 +741,35 @@ TEST(EventLogTest, PublisherLagIsBoundedAndNothingIsSkipped) {
   EXPECT_THAT(published, ElementsAre(1, 2, 3, 4, 5));
 }
 
+// Replacing the publisher while handlers append: every event reaches the old
+// or the new publisher, each exactly once and in order; destroying the log
+// publishes what is still pending.
+TEST(EventLogTest, ReplacingThePublisherLosesNothing) {
+  std::vector<uint64_t> first, second, third;  // each written by one thread at a time
+  {
+    EventLog log(EventLogOptions{.max_events = 64});
+    auto record = [](std::vector<uint64_t>* into) {
+      return [into](absl::Span<const EventLog::EventPtr> events) {
+        for (const auto& e : events) into->push_back(e->sequence());
+      };
+    };
+    log.set_publisher(record(&first));
+    std::thread appender([&] {
+      for (int i = 0; i < 3000; ++i) log.Append(v1::EVENT_KIND_OBSERVATION_RECORDED, "s", "x");
+    });
+    absl::SleepFor(absl::Milliseconds(2));
+    log.set_publisher(record(&second));
+    absl::SleepFor(absl::Milliseconds(2));
+    log.set_publisher(record(&third));
+    appender.join();
+  }  // the destructor publishes the rest
+  std::vector<uint64_t> all = first;
+  all.insert(all.end(), second.begin(), second.end());
+  all.insert(all.end(), third.begin(), third.end());
+  ASSERT_EQ(all.size(), 3000u);
+  for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i], i + 1);
+}
+
 TEST(EventLogTest, FollowEndsOnCancelAndDeadline) {
   EventLog log;
   CancellationToken cancelled;

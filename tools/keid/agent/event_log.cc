@@ -39,10 +39,7 @@ EventLog::EventLog(EventLogOptions options)
       }()),
       state_(std::make_shared<State>()) {}
 
-EventLog::~EventLog() {
-  absl::MutexLock lock(&publisher_mu_);
-  StopPublishing();
-}
+EventLog::~EventLog() { set_publisher(nullptr); }
 
 std::shared_ptr<const v1::AgentEvent> EventLog::Append(
     v1::EventKind kind, std::string subject, std::string summary,
@@ -162,14 +159,29 @@ size_t EventLog::size() const {
 
 void EventLog::set_publisher(Publisher publisher) {
   absl::MutexLock lock(&publisher_mu_);
-  StopPublishing();
-  if (!publisher) return;
+  StopPublishing();  // the old thread published everything it saw
+  State& s = *state_;
+  std::vector<EventPtr> leftover;  // appended after its last look
   {
-    absl::MutexLock state_lock(&state_->mu);
-    state_->publishing = true;
-    state_->stop_publishing = false;
+    absl::MutexLock state_lock(&s.mu);
+    leftover.swap(s.unpublished);
+    s.in_flight = leftover.size();
+    s.publishing = publisher != nullptr;
+    s.stop_publishing = false;
   }
-  publisher_thread_ = std::thread(&EventLog::PublishLoop, this, std::move(publisher));
+  if (publisher_ != nullptr) PublishInBatches(publisher_, leftover);
+  {
+    absl::MutexLock state_lock(&s.mu);
+    s.in_flight = 0;
+  }
+  publisher_ = std::move(publisher);
+  if (publisher_ != nullptr) publisher_thread_ = std::thread(&EventLog::PublishLoop, this);
+}
+
+void EventLog::PublishInBatches(const Publisher& publisher, absl::Span<const EventPtr> events) {
+  for (size_t i = 0; i < events.size(); i += kPublishBatch) {
+    publisher(events.subspan(i, kPublishBatch));
+  }
 }
 
 void EventLog::StopPublishing() {
@@ -181,7 +193,7 @@ void EventLog::StopPublishing() {
   publisher_thread_.join();
 }
 
-void EventLog::PublishLoop(Publisher publisher) {
+void EventLog::PublishLoop() {
   State& s = *state_;
   std::vector<EventPtr> taken;
   while (true) {
@@ -197,18 +209,12 @@ void EventLog::PublishLoop(Publisher publisher) {
         return s.unpublished.size() >= full_batch || s.stop_publishing;
       };
       s.mu.AwaitWithTimeout(absl::Condition(&full), kPublishLinger);
-      if (s.unpublished.empty()) {  // stopping, and everything is published
-        s.publishing = false;
-        return;
-      }
+      if (s.unpublished.empty()) return;  // stopping, and everything is published
       taken.clear();
       taken.swap(s.unpublished);
       s.in_flight = taken.size();
     }
-    absl::Span<const EventPtr> all(taken);
-    for (size_t i = 0; i < all.size(); i += kPublishBatch) {
-      publisher(all.subspan(i, kPublishBatch));
-    }
+    PublishInBatches(publisher_, taken);
   }
 }
 

@@ -87,9 +87,11 @@ class EventLog {
 
   // Hands every event appended from now on to `publisher`, on the log's own
   // publishing thread: in sequence order, never concurrently, outside the
-  // log's lock (so it may read the log). Replacing or clearing (nullptr) the
-  // publisher first publishes what is pending through the old one. This is
-  // the seam for the bus.
+  // log's lock (so it may read the log, but must not call Append,
+  // WaitPublished or set_publisher: those wait for it). Replacing or clearing
+  // (nullptr) the publisher first publishes what is pending through the old
+  // one; events appended meanwhile go to the old or the new one, in order.
+  // This is the seam for the bus.
   void set_publisher(Publisher publisher);
   // Blocks until every event appended so far has been handed to the
   // publisher and the publisher returned (at once when there is none).
@@ -114,7 +116,8 @@ class EventLog {
     size_t in_flight ABSL_GUARDED_BY(mu) = 0;
   };
 
-  void PublishLoop(Publisher publisher);
+  void PublishLoop();
+  static void PublishInBatches(const Publisher& publisher, absl::Span<const EventPtr> events);
   // Drains and joins the publishing thread, if any.
   void StopPublishing() ABSL_EXCLUSIVE_LOCKS_REQUIRED(publisher_mu_);
 
@@ -122,8 +125,10 @@ class EventLog {
   // Shared so cancellation callbacks registered by Follow stay safe even if a
   // token outlives the log.
   std::shared_ptr<State> state_;
-  // Serializes set_publisher; the thread runs PublishLoop.
+  // Serializes set_publisher; the thread runs PublishLoop with publisher_,
+  // which changes only while no thread runs.
   absl::Mutex publisher_mu_;
+  Publisher publisher_;
   std::thread publisher_thread_ ABSL_GUARDED_BY(publisher_mu_);
 };
 
