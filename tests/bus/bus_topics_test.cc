@@ -25,25 +25,37 @@ namespace {
 
 using ::testing::ElementsAre;
 
-// Delegates to a real broker; the first subscription it hands out ends with
-// UNAVAILABLE after its first delivery, as when an engine goes away.
-class FlakyBackend final : public Backend {
+// A backend that passes everything to a real one; tests override Subscribe.
+class DelegatingBackend : public Backend {
  public:
-  explicit FlakyBackend(std::unique_ptr<Backend> real) : real_(std::move(real)) {}
+  explicit DelegatingBackend(std::shared_ptr<Backend> real) : real_(std::move(real)) {}
   absl::StatusOr<PublishResult> Publish(absl::string_view topic, v1::Envelope e) override {
     return real_->Publish(topic, std::move(e));
   }
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeSpec& spec) override {
-    ++subscribes;
-    auto inner = real_->Subscribe(spec);
-    if (!inner.ok() || subscribes > 1) return inner;
-    return std::make_unique<FailingAfterOne>(*std::move(inner));
+    return real_->Subscribe(spec);
   }
   absl::Status Ack(absl::string_view id) override { return real_->Ack(id); }
   absl::Status Nack(absl::string_view id, absl::Duration d) override { return real_->Nack(id, d); }
   absl::StatusOr<MessagePtr> Request(absl::string_view topic, v1::Envelope e,
                                      absl::Time deadline) override {
     return real_->Request(topic, std::move(e), deadline);
+  }
+
+ protected:
+  std::shared_ptr<Backend> real_;
+};
+
+// The first subscription it hands out ends with UNAVAILABLE after its first
+// delivery, as when an engine goes away.
+class FlakyBackend final : public DelegatingBackend {
+ public:
+  using DelegatingBackend::DelegatingBackend;
+  absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeSpec& spec) override {
+    ++subscribes;
+    auto inner = real_->Subscribe(spec);
+    if (!inner.ok() || subscribes > 1) return inner;
+    return std::make_unique<FailingAfterOne>(*std::move(inner));
   }
   std::atomic<int> subscribes{0};
 
@@ -64,7 +76,6 @@ class FlakyBackend final : public Backend {
     std::unique_ptr<Subscription> inner_;
     bool delivered_ = false;
   };
-  std::unique_ptr<Backend> real_;
 };
 
 TEST(BusTopicsTest, PumpSubscribesAgainAfterTheBusEndsItsSubscription) {
@@ -119,6 +130,13 @@ struct Inbox {
     return out;
   }
 };
+
+// Waits (up to 10 s) until no subscriber is still catching up.
+bool AllJoined(const BusTopics& topics) {
+  absl::Time until = absl::Now() + absl::Seconds(10);
+  while (topics.catching_up_count() > 0 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(5));
+  return topics.catching_up_count() == 0;
+}
 
 std::shared_ptr<Backend> MemoryBroker() {
   auto broker = EmbeddedBroker::Open(std::make_unique<MemoryLog>());
@@ -189,9 +207,7 @@ TEST(BusTopicsTest, ResumingSubscriberCatchesUpThenJoinsTheFeed) {
   // feed serves both, with nothing missed or repeated.
   for (int i = 5; i < 8; ++i) seq.push_back(*topics.Publish("chat", absl::StrCat(i)));
   ASSERT_TRUE(resumed.WaitFor(6));
-  absl::Time until = absl::Now() + absl::Seconds(10);
-  while (topics.catching_up_count() > 0 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(5));
-  EXPECT_EQ(topics.catching_up_count(), 0u);
+  EXPECT_TRUE(AllJoined(topics));
   seq.push_back(*topics.Publish("chat", "8"));
   ASSERT_TRUE(resumed.WaitFor(7));
   EXPECT_EQ(resumed.Sequences(), std::vector<uint64_t>(seq.begin() + 2, seq.end()));
@@ -225,9 +241,7 @@ TEST(BusTopicsTest, CatchUpOnAQuietTopicJoinsTheFeed) {
   Inbox resumed;
   auto sub = topics.Subscribe("quiet", quiet, resumed.Callback());  // behind: noise moved the head
   ASSERT_TRUE(sub.ok());
-  absl::Time until = absl::Now() + absl::Seconds(10);
-  while (topics.catching_up_count() > 0 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
-  EXPECT_EQ(topics.catching_up_count(), 0u);
+  EXPECT_TRUE(AllJoined(topics));
   const uint64_t next = *topics.Publish("quiet", "3");
   ASSERT_TRUE(live.WaitFor(1));
   ASSERT_TRUE(resumed.WaitFor(1));
@@ -240,21 +254,12 @@ TEST(BusTopicsTest, CatchUpOnAQuietTopicJoinsTheFeed) {
 
 // Hands out real subscriptions, except that the catch-up one (the first with
 // a start sequence) stays silent: it never delivers, so it never joins.
-class SilentCatchUpBackend final : public Backend {
+class SilentCatchUpBackend final : public DelegatingBackend {
  public:
-  explicit SilentCatchUpBackend(std::shared_ptr<Backend> real) : real_(std::move(real)) {}
-  absl::StatusOr<PublishResult> Publish(absl::string_view topic, v1::Envelope e) override {
-    return real_->Publish(topic, std::move(e));
-  }
+  using DelegatingBackend::DelegatingBackend;
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeSpec& spec) override {
     if (spec.start.kind != StartPosition::Kind::kSequence) return real_->Subscribe(spec);
     return std::make_unique<Silent>();
-  }
-  absl::Status Ack(absl::string_view id) override { return real_->Ack(id); }
-  absl::Status Nack(absl::string_view id, absl::Duration d) override { return real_->Nack(id, d); }
-  absl::StatusOr<MessagePtr> Request(absl::string_view topic, v1::Envelope e,
-                                     absl::Time deadline) override {
-    return real_->Request(topic, std::move(e), deadline);
   }
 
  private:
@@ -276,7 +281,6 @@ class SilentCatchUpBackend final : public Backend {
     absl::Mutex mu_;
     bool closed_ = false;
   };
-  std::shared_ptr<Backend> real_;
 };
 
 TEST(BusTopicsTest, UnsubscribeStopsACatchUpThatNeverJoined) {
