@@ -320,9 +320,16 @@ void BusTopics::Unsubscribe(uint64_t subscription_id) {
   {
     absl::MutexLock lock(&mu_);
     auto it = members_.find(subscription_id);
-    if (it == members_.end()) return;
+    if (it == members_.end()) {
+      auto stopped = [this, subscription_id]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return stopping_.count(subscription_id) == 0;
+      };
+      mu_.Await(absl::Condition(&stopped));
+      return;
+    }
     member = std::move(it->second);
     members_.erase(it);
+    stopping_.insert(subscription_id);
     if (--member.feed->members == 0) {
       last = true;
       feeds_.erase(member.feed->pattern);
@@ -335,6 +342,8 @@ void BusTopics::Unsubscribe(uint64_t subscription_id) {
     member.feed->subscribers.erase(subscription_id);
   }
   if (last) StopFeed(*member.feed);
+  absl::MutexLock lock(&mu_);
+  stopping_.erase(subscription_id);
 }
 
 size_t BusTopics::feed_count() const {

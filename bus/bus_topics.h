@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -63,6 +64,9 @@ class BusTopics final : public pubsub::TopicBackend {
   mutable absl::Mutex mu_;  // before any Feed::mu
   std::map<std::string, std::shared_ptr<Feed>> feeds_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Member> members_ ABSL_GUARDED_BY(mu_);
+  // Ids an Unsubscribe is still stopping: another Unsubscribe of the same id
+  // waits for it, so neither returns while the callback may run.
+  std::set<uint64_t> stopping_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
 };
 

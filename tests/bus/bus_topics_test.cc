@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "bus/bus_topics.h"
 #include "bus/embedded_broker.h"
 #include "bus/log/memory_log.h"
@@ -303,6 +304,34 @@ TEST(BusTopicsTest, UnsubscribeStopsACatchUpThatNeverJoined) {
   EXPECT_TRUE(behind.Sequences().empty());
   EXPECT_EQ(topics.feed_count(), 1u);
   topics.Unsubscribe(live_sub->id);
+  EXPECT_EQ(topics.feed_count(), 0u);
+}
+
+// Two Unsubscribes of one id racing while its callback runs: neither returns
+// before the callback is over (the second waits for the first).
+TEST(BusTopicsTest, ConcurrentUnsubscribesBothWaitForTheCallback) {
+  BusTopics topics(MemoryBroker());
+  std::atomic<bool> in_callback{false};
+  absl::Notification entered;
+  auto sub = topics.Subscribe("slow", 0, [&](const pubsub::TopicMessagePtr&) {
+    in_callback = true;
+    entered.Notify();
+    absl::SleepFor(absl::Milliseconds(300));
+    in_callback = false;
+  });
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE(topics.Publish("slow", "1").ok());
+  entered.WaitForNotification();
+  std::atomic<int> returned_during_callback{0};
+  std::vector<std::thread> unsubscribers;
+  for (int i = 0; i < 2; ++i) {
+    unsubscribers.emplace_back([&] {
+      topics.Unsubscribe(sub->id);
+      if (in_callback.load()) ++returned_during_callback;
+    });
+  }
+  for (auto& t : unsubscribers) t.join();
+  EXPECT_EQ(returned_during_callback.load(), 0);
   EXPECT_EQ(topics.feed_count(), 0u);
 }
 
