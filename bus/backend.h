@@ -8,6 +8,7 @@
 // a window; requests go to live subscribers only.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -64,6 +65,9 @@ struct SubscribeSpec {
   bool accepts_requests = true;
 };
 
+// The most messages one Bus.PublishBatch call may carry (bus.proto).
+inline constexpr size_t kMaxPublishBatch = 1000;
+
 struct PublishResult {
   std::string id;
   uint64_t sequence = 0;
@@ -102,6 +106,7 @@ class Backend {
 
   // Publishes in order, each with its own outcome. The default publishes one
   // by one; backends override it to commit or pipeline the batch together.
+  // (The Bus service takes at most kMaxPublishBatch messages per call.)
   virtual std::vector<absl::StatusOr<PublishResult>> PublishBatch(
       std::vector<std::pair<std::string, v1::Envelope>> batch) {
     std::vector<absl::StatusOr<PublishResult>> out;

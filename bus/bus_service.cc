@@ -3,8 +3,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/arena.h"
 #include "bus/subject.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace kei::bus {
@@ -16,7 +16,6 @@ using google::protobuf::util::TimeUtil;
 // enough to keep a batch's latency low.
 constexpr size_t kMaxBatch = 256;
 constexpr absl::Duration kDefaultRequestTimeout = absl::Seconds(10);
-constexpr int kMaxPublishBatch = 1000;
 
 absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
@@ -91,13 +90,15 @@ absl::Status BusService::Publish(Context& context, const v1::PublishRequest& req
 absl::Status BusService::PublishBatch(Context& context, const v1::PublishBatchRequest& request,
                                       v1::PublishBatchResponse* response) {
   (void)context;
-  if (request.messages_size() > kMaxPublishBatch) {
+  if (static_cast<size_t>(request.messages_size()) > kMaxPublishBatch) {
     return absl::InvalidArgumentError(absl::StrCat("a batch holds at most ", kMaxPublishBatch,
                                                    " messages, not ", request.messages_size()));
   }
   std::vector<std::pair<std::string, v1::Envelope>> batch;
   batch.reserve(request.messages_size());
-  for (const v1::PublishRequest& m : request.messages()) batch.emplace_back(m.topic(), m.envelope());
+  for (const v1::PublishRequest& m : request.messages()) {
+    batch.emplace_back(m.topic(), m.envelope());
+  }
   auto results = backend_->PublishBatch(std::move(batch));
   for (const auto& result : results) {
     v1::PublishOutcome* outcome = response->add_outcomes();

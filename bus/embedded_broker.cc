@@ -347,9 +347,11 @@ absl::Status EmbeddedBroker::Restore() {
       // One unreadable group must not keep the bus down: set it aside.
       fs::path aside = path;
       aside += ".corrupt";
-      fs::rename(path, aside, ec);
-      std::fprintf(stderr, "bus: %s: %s; moved to %s, the group starts over\n",
-                   path.c_str(), std::string(state.status().message()).c_str(), aside.c_str());
+      std::error_code rename_error;
+      fs::rename(path, aside, rename_error);
+      std::fprintf(stderr, "bus: %s: %s; %s %s, the group starts over\n", path.c_str(),
+                   std::string(state.status().message()).c_str(),
+                   rename_error ? "could not move it to" : "moved to", aside.c_str());
       continue;
     }
     // A log that lost its unsynced tail (power loss) ends below the floor:

@@ -24,6 +24,14 @@ std::string NewUuid() {
   return out;
 }
 
+v1::Envelope ProtoEnvelope(const google::protobuf::Message& payload) {
+  v1::Envelope envelope;
+  envelope.mutable_proto_data()->PackFrom(payload);
+  envelope.set_datacontenttype("application/protobuf");
+  envelope.set_type(payload.GetDescriptor()->full_name());
+  return envelope;
+}
+
 void FillEnvelopeDefaults(v1::Envelope& envelope, absl::Time now) {
   if (envelope.id().empty()) envelope.set_id(NewUuid());
   if (!envelope.has_time()) {

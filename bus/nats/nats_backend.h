@@ -28,11 +28,12 @@
 //   missed ack deadline is followed by the backoff delay (the ack deadline of
 //   attempt n is thus ack_wait + backoff[n-1]: a late ack within the backoff
 //   still counts). Next pulls at most `max` messages with the pull's expiry at
-//   its deadline (renewed after a reconnect). max_deliveries is enforced here: a message fetched for
-//   attempt max_deliveries + 1 is published to the dead-letter topic (same
-//   envelope plus extensions keiorigtopic, keiorigsequence, keigroup) and
-//   terminated (+TERM), never handed out. Close negatively acknowledges what
-//   the member still holds, so other members get it at once.
+//   its deadline (renewed after a reconnect). max_deliveries is enforced
+//   here: a message fetched for attempt max_deliveries + 1 is published to
+//   the dead-letter topic (same envelope plus extensions keiorigtopic,
+//   keiorigsequence, keigroup) and terminated (+TERM), never handed out.
+//   Close negatively acknowledges what the member still holds, so other
+//   members get it at once.
 // - Ack id = the delivery's JetStream ack subject ("$JS.ACK...."); Ack and Nack
 //   core-publish "+ACK" / "-NAK" (with {"delay": ns}) to it, from any
 //   connection. Nack with a negative delay applies the group's backoff for the

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "bus/backend.h"
 #include "bus/envelope.h"
 
 namespace kei {
@@ -59,8 +60,8 @@ void BusPublisher::SendLoop() {
       auto work = [this] { return !queue_.empty() || stopping_; };
       mu_.Await(absl::Condition(&work));
       if (queue_.empty()) return;
-      // The server takes at most 1000 messages per PublishBatch.
-      const size_t n = std::min({queue_.size(), std::max<size_t>(options_.max_batch, 1), size_t{1000}});
+      const size_t n = std::min(
+          {queue_.size(), std::max<size_t>(options_.max_batch, 1), bus::kMaxPublishBatch});
       items.reserve(n);
       size_t bytes = 0;
       while (items.size() < n &&

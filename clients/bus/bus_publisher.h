@@ -3,9 +3,10 @@
 // returns at once (blocking only while max_pending messages are unacknowledged,
 // so a fast producer is held back, never buffered without bound); a few sender
 // threads carry the queue to the server in PublishBatch calls of up to
-// max_batch messages and max_batch_bytes (under every transport's message
-// limit: gRPC's 4 MiB, WebSocket's 1 MiB frames). Ids are filled when a message is queued, so a retried
-// batch is de-duplicated by the server. Thread-safe.
+// max_batch messages (and the server's kMaxPublishBatch) and max_batch_bytes
+// (under every transport's message limit: gRPC's 4 MiB, WebSocket's 1 MiB
+// frames). Ids are filled when a message is queued, so a retried batch is
+// de-duplicated by the server. Thread-safe.
 #pragma once
 
 #include <cstddef>

@@ -235,11 +235,7 @@ uint64_t BusSubscription::handler_errors() const {
 // ---- Envelopes -----------------------------------------------------------------------
 
 Envelope ProtoEnvelope(const google::protobuf::Message& payload) {
-  Envelope envelope;
-  envelope.mutable_proto_data()->PackFrom(payload);
-  envelope.set_datacontenttype("application/protobuf");
-  envelope.set_type(payload.GetDescriptor()->full_name());
-  return envelope;
+  return bus::ProtoEnvelope(payload);
 }
 
 Envelope DataEnvelope(absl::string_view data, absl::string_view content_type) {

@@ -20,6 +20,7 @@
 #include "bus/bus_factory.h"
 #include "bus/bus_service.h"
 #include "bus/bus_topics.h"
+#include "bus/envelope.h"
 #include "cc/mcp/stdio_transport.h"
 #include "cc/server/server.h"
 #include "cc/status/code_names.h"
@@ -120,12 +121,9 @@ int Main(int argc, char** argv) {
         std::vector<std::pair<std::string, kei::bus::v1::Envelope>> batch;
         batch.reserve(events.size());
         for (const auto& event : events) {
-          kei::bus::v1::Envelope envelope;
+          kei::bus::v1::Envelope envelope = kei::bus::ProtoEnvelope(*event);
           envelope.set_source("kei://keid/agent");
-          envelope.set_type(kei::agent::v1::AgentEvent::descriptor()->full_name());
           envelope.set_subject(event->subject());
-          envelope.set_datacontenttype("application/protobuf");
-          envelope.mutable_proto_data()->PackFrom(*event);
           batch.emplace_back(kei::agent::kEventsTopic, std::move(envelope));
         }
         for (const auto& result : backend->PublishBatch(std::move(batch))) {
