@@ -11,6 +11,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "cc/codec/json_scan.h"
 #include "cc/codec/json_wkt.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
@@ -32,6 +33,21 @@ constexpr int kMaxMessageDepth = 100;
 
 bool IsWs(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Characters of a base64 value: 0 not allowed, 1 in both alphabets (letters,
+// digits, '='), 2 standard only ('+', '/'), 3 URL-safe only ('-', '_').
+constexpr struct Base64Classes {
+  unsigned char of[256] = {};
+  constexpr Base64Classes() {
+    for (int c = 'A'; c <= 'Z'; ++c) of[c] = 1;
+    for (int c = 'a'; c <= 'z'; ++c) of[c] = 1;
+    for (int c = '0'; c <= '9'; ++c) of[c] = 1;
+    of[static_cast<int>('=')] = 1;
+    of[static_cast<int>('+')] = of[static_cast<int>('/')] = 2;
+    of[static_cast<int>('-')] = of[static_cast<int>('_')] = 3;
+  }
+  unsigned char operator[](unsigned char c) const { return of[c]; }
+} kBase64Class;
 
 // A JSON scalar, or the start of an object/array (not consumed).
 struct Scalar {
@@ -228,15 +244,11 @@ class Reader {
     ++p_;  // '"'
     const char* start = p_;
     // Fast path: no escapes, plain ASCII.
-    while (p_ != end_) {
-      unsigned char c = static_cast<unsigned char>(*p_);
-      if (c == '"') {
-        *out = absl::string_view(start, p_ - start);
-        ++p_;
-        return true;
-      }
-      if (c == '\\' || c < 0x20 || c >= 0x80) break;
+    p_ = SkipPlainStringBytes(p_, end_);
+    if (p_ != end_ && *p_ == '"') {
+      *out = absl::string_view(start, p_ - start);
       ++p_;
+      return true;
     }
     scratch->assign(start, p_ - start);
     while (p_ != end_) {
@@ -872,16 +884,22 @@ class Reader {
           return FailGot(field->type() == FieldDescriptor::TYPE_BYTES ? "base64 bytes" : "a string", s);
         }
         if (field->type() == FieldDescriptor::TYPE_BYTES) {
+          // Standard or URL-safe base64 (as protobuf reads it); one alphabet
+          // per value, so only that one's decoder runs.
+          bool standard = false, url_safe = false;
           for (char c : s.text) {
-            if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' ||
-                  c == '-' || c == '_' || c == '=')) {
-              return FailGot("base64 bytes", s);
+            switch (kBase64Class[static_cast<unsigned char>(c)]) {
+              case 0: return FailGot("base64 bytes", s);
+              case 2: standard = true; break;
+              case 3: url_safe = true; break;
+              default: break;
             }
           }
           std::string decoded;
           google::protobuf::StringPiece piece(s.text.data(), s.text.size());
-          if (!google::protobuf::WebSafeBase64Unescape(piece, &decoded) &&
-              !google::protobuf::Base64Unescape(piece, &decoded)) {
+          if ((standard && url_safe) ||
+              !(standard ? google::protobuf::Base64Unescape(piece, &decoded)
+                         : google::protobuf::WebSafeBase64Unescape(piece, &decoded))) {
             return FailGot("base64 bytes", s);
           }
           add ? r->AddString(message, field, std::move(decoded))

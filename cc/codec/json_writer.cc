@@ -189,26 +189,37 @@ void AppendBase64(const std::string& value, std::string* out) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   const unsigned char* s = reinterpret_cast<const unsigned char*>(value.data());
-  size_t n = value.size();
-  out->push_back('"');
+  const size_t n = value.size();
+  // Sized once and written in place: bytes fields are often the bulk of a message.
+  const size_t at = out->size();
+  out->resize(at + 2 + (n + 2) / 3 * 4);
+  char* d = out->data() + at;
+  *d++ = '"';
   size_t i = 0;
   for (; i + 3 <= n; i += 3) {
-    uint32_t v = (s[i] << 16) | (s[i + 1] << 8) | s[i + 2];
-    char buffer[4] = {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63],
-                      kAlphabet[(v >> 6) & 63], kAlphabet[v & 63]};
-    out->append(buffer, 4);
+    const uint32_t v = (s[i] << 16) | (s[i + 1] << 8) | s[i + 2];
+    d[0] = kAlphabet[v >> 18];
+    d[1] = kAlphabet[(v >> 12) & 63];
+    d[2] = kAlphabet[(v >> 6) & 63];
+    d[3] = kAlphabet[v & 63];
+    d += 4;
   }
   if (n - i == 1) {
-    uint32_t v = s[i] << 16;
-    char buffer[4] = {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], '=', '='};
-    out->append(buffer, 4);
+    const uint32_t v = s[i] << 16;
+    d[0] = kAlphabet[v >> 18];
+    d[1] = kAlphabet[(v >> 12) & 63];
+    d[2] = '=';
+    d[3] = '=';
+    d += 4;
   } else if (n - i == 2) {
-    uint32_t v = (s[i] << 16) | (s[i + 1] << 8);
-    char buffer[4] = {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63],
-                      kAlphabet[(v >> 6) & 63], '='};
-    out->append(buffer, 4);
+    const uint32_t v = (s[i] << 16) | (s[i + 1] << 8);
+    d[0] = kAlphabet[v >> 18];
+    d[1] = kAlphabet[(v >> 12) & 63];
+    d[2] = kAlphabet[(v >> 6) & 63];
+    d[3] = '=';
+    d += 4;
   }
-  out->push_back('"');
+  *d = '"';
 }
 
 // ".123", ".123456" or ".123456789" (nothing for 0), as protobuf's FormatNanos.

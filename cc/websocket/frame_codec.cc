@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cc/codec/json_codec.h"
+#include "cc/codec/json_scan.h"
 
 namespace kei::websocket {
 
@@ -22,12 +23,13 @@ size_t SkipSpace(absl::string_view s, size_t i) {
 
 // Index just past the string starting at s[i] == '"'; npos if unterminated.
 size_t SkipString(absl::string_view s, size_t i) {
-  for (++i; i < s.size(); ++i) {
-    if (s[i] == '\\') {
-      ++i;
-    } else if (s[i] == '"') {
-      return i + 1;
-    }
+  const char* const begin = s.data();
+  const char* const end = begin + s.size();
+  for (const char* p = begin + i + 1; p < end;) {
+    p = json_internal::SkipPlainStringBytes(p, end);
+    if (p == end) break;
+    if (*p == '"') return static_cast<size_t>(p - begin) + 1;
+    p += *p == '\\' ? 2 : 1;  // an escape, or a control or non-ASCII byte
   }
   return absl::string_view::npos;
 }

@@ -124,7 +124,7 @@ absl::Status KEIStreamClient::Init() {
     if (!transport.ok()) return transport.status();
     ws_ = *transport;
     transport_ = ws_;
-    ws_->SetFrameObserver([this](const v1::StreamFrame& frame) { OnAnyFrame(frame); });
+    ws_->SetFrameObserver([this](const ws::Frame& frame) { OnAnyFrame(frame); });
     ws_->SetConnectionObserver(
         [this](bool connected, const absl::Status& why) { OnConnectionChange(connected, why); });
     reconnect_thread_ = std::thread([this] { ReconnectLoop(); });
@@ -300,16 +300,21 @@ void KEIStreamClient::ReconnectLoop() {
 
 // ---- Frames ----------------------------------------------------------------------------
 
-void KEIStreamClient::OnAnyFrame(const v1::StreamFrame& frame) {
+void KEIStreamClient::OnAnyFrame(const ws::Frame& parsed) {
   FrameHandler handler;
   {
     absl::MutexLock lock(&mu_);
-    auto it = handlers_.find(frame.type());
+    auto it = handlers_.find(parsed.frame.type());
     if (it == handlers_.end()) return;
     handler = it->second;
   }
-  dispatcher_->Post(absl::StrCat("handler for '", frame.type(), "' frames"),
-                    [handler = std::move(handler), frame] { handler(frame); });
+  auto frame = ws::WithDataValue(parsed);
+  if (!frame.ok()) {
+    ReportError(frame.status());
+    return;
+  }
+  dispatcher_->Post(absl::StrCat("handler for '", frame->type(), "' frames"),
+                    [handler = std::move(handler), frame = *std::move(frame)] { handler(frame); });
 }
 
 void KEIStreamClient::RegisterHandler(const std::string& type, FrameHandler handler) {
@@ -362,7 +367,8 @@ void KEIStreamClient::ResubscribeAll() {
   }
 }
 
-void KEIStreamClient::OnSubscriptionFrame(const std::string& id, const v1::StreamFrame& frame) {
+void KEIStreamClient::OnSubscriptionFrame(const std::string& id, const ws::Frame& parsed) {
+  const v1::StreamFrame& frame = parsed.frame;  // without data
   std::shared_ptr<Subscription> subscription;
   std::shared_ptr<PendingReply> reply;
   std::optional<TopicEvent> event;
@@ -392,8 +398,17 @@ void KEIStreamClient::OnSubscriptionFrame(const std::string& id, const v1::Strea
           e.topic = frame.topic().empty() ? subscription->topic : frame.topic();
           e.sequence = frame.sequence();
           e.time = TimeFrom(frame.timestamp());
-          e.data = frame.data();
-          event = std::move(e);
+          if (parsed.has_data) {
+            auto data = ws::ParseJsonValue(parsed.data_json);
+            if (data.ok()) {
+              e.data = *std::move(data);
+            } else {
+              problem = absl::Status(data.status().code(),
+                                     absl::StrCat("event ", frame.sequence(), " on '", e.topic,
+                                                  "': ", data.status().message()));
+            }
+          }
+          if (problem.ok()) event = std::move(e);
         }
       } else if (type == ws::kErrorFrame && reply == nullptr) {
         problem = absl::Status(ws::StatusFromFrame(frame).code(),
@@ -449,7 +464,7 @@ absl::StatusOr<std::string> KEIStreamClient::Subscribe(const std::string& topic,
     }
     return id;
   }
-  ws_->AddRoute(id, [this, id](const v1::StreamFrame& frame) { OnSubscriptionFrame(id, frame); });
+  ws_->AddRoute(id, [this, id](const ws::Frame& frame) { OnSubscriptionFrame(id, frame); });
   absl::Status status = SendSubscribe(*subscription, after_sequence);
   if (status.code() == absl::StatusCode::kUnavailable) {
     // Reconnecting: the reconnect sends it.
@@ -528,7 +543,7 @@ absl::StatusOr<uint64_t> KEIStreamClient::Publish(const std::string& topic,
     absl::MutexLock lock(&mu_);
     pending_[id] = reply;
   }
-  ws_->AddRoute(id, [this, id](const v1::StreamFrame& frame) { OnSubscriptionFrame(id, frame); });
+  ws_->AddRoute(id, [this, id](const ws::Frame& frame) { OnSubscriptionFrame(id, frame); });
   v1::StreamFrame frame;
   frame.set_type(std::string(ws::kPublishFrame));
   frame.set_id(id);

@@ -36,6 +36,7 @@
 #include "clients/stream/reconnect_policy.h"
 #include "clients/stream/typed_stream.h"
 #include "clients/transport.h"
+#include "clients/ws/stream_frame_codec.h"
 #include "google/protobuf/struct.pb.h"
 #include "kei/v1/stream.pb.h"
 
@@ -156,8 +157,8 @@ class KEIStreamClient {
   void ReportError(absl::Status status);
   // WebSocket.
   void OnConnectionChange(bool connected, const absl::Status& why);
-  void OnAnyFrame(const v1::StreamFrame& frame);
-  void OnSubscriptionFrame(const std::string& id, const v1::StreamFrame& frame);
+  void OnAnyFrame(const ws::Frame& frame);
+  void OnSubscriptionFrame(const std::string& id, const ws::Frame& frame);
   absl::Status SendSubscribe(const Subscription& subscription, uint64_t after_sequence);
   void ResubscribeAll();
   void ReconnectLoop();

@@ -39,25 +39,46 @@ void StampFrame(v1::StreamFrame* frame, absl::Time now) {
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
 }
 
-absl::Status MessageToValue(const google::protobuf::Message& message,
-                            google::protobuf::Value* value) {
+absl::StatusOr<Frame> ParseFrame(absl::string_view text) {
+  return websocket::ParseFrame(text, /*binary=*/false);
+}
+
+absl::StatusOr<std::string> RenderFrame(v1::StreamFrame frame, absl::string_view data_json) {
+  std::string value_json;
+  if (frame.has_data()) {
+    if (!data_json.empty()) {
+      return absl::InternalError("a frame with both a data Value and data JSON");
+    }
+    if (absl::Status s = Codec().Marshal(frame.data(), &value_json); !s.ok()) {
+      return absl::InternalError(
+          absl::StrCat("encoding a ", frame.type(), " frame's data: ", s.message()));
+    }
+    frame.clear_data();
+    data_json = value_json;
+  }
+  return websocket::RenderFrame(std::move(frame), data_json, /*binary=*/false);
+}
+
+absl::StatusOr<v1::StreamFrame> WithDataValue(const Frame& frame) {
+  v1::StreamFrame full = frame.frame;
+  if (frame.has_data) {
+    if (absl::Status s = Codec().Unmarshal(frame.data_json, full.mutable_data()); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a ", full.type(), " frame's data is not JSON: ", s.message()));
+    }
+  }
+  return full;
+}
+
+absl::StatusOr<std::string> MessageToJson(const google::protobuf::Message& message) {
   std::string json;
   if (absl::Status s = Codec().Marshal(message, &json); !s.ok()) {
     return absl::InternalError(absl::StrCat("encoding ", message.GetTypeName(), ": ", s.message()));
   }
-  if (absl::Status s = Codec().Unmarshal(json, value); !s.ok()) {
-    return absl::InternalError(
-        absl::StrCat("converting ", message.GetTypeName(), " to a JSON value: ", s.message()));
-  }
-  return absl::OkStatus();
+  return json;
 }
 
-absl::Status ValueToMessage(const google::protobuf::Value& value,
-                            google::protobuf::Message* message) {
-  std::string json;
-  if (absl::Status s = Codec().Marshal(value, &json); !s.ok()) {
-    return absl::InternalError(absl::StrCat("encoding a JSON value: ", s.message()));
-  }
+absl::Status JsonToMessage(absl::string_view json, google::protobuf::Message* message) {
   if (absl::Status s = Codec().Unmarshal(json, message); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("decoding ", message->GetTypeName(), ": ", s.message()));

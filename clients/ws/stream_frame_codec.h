@@ -1,8 +1,10 @@
-// The KEI stream protocol's frames on the client side: a kei.v1.StreamFrame to
-// and from the proto3 JSON of a text frame, and a method message to and from
-// the frame's `data` (a google.protobuf.Value), all through the kit's JSON
-// codec so the WebSocket wire matches what Connect and REST clients send
-// (docs/websocket-protocol.md).
+// The KEI stream protocol's frames on the client side (docs/websocket-protocol.md).
+// A frame travels as its StreamFrame without `data` plus `data` as proto3 JSON
+// text, the same split the server makes (cc/websocket/frame_codec.h): a call's
+// message goes straight between its JSON and the method's message through the
+// kit's JSON codec (so the wire matches what Connect and REST clients send),
+// and only application payloads (topic events, handlers) become a
+// google.protobuf.Value.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "cc/websocket/frame_codec.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/struct.pb.h"
 #include "kei/v1/stream.pb.h"
@@ -41,20 +44,35 @@ inline constexpr absl::string_view kJsonSubprotocol = "kei.stream.v1.json";
 // Where keid serves the stream protocol on its HTTP listener.
 inline constexpr absl::string_view kStreamPath = "/api/v1/stream";
 
-// The proto3 JSON of `frame` (one text frame).
+// A received frame: `frame` without `data`, and `data_json`, the frame's
+// `data` as the server wrote it (checked for structure only; decoding it into
+// a message or a Value validates it).
+using Frame = websocket::ParsedFrame;
+
+// Parses one text frame, leaving `data` as JSON text. INVALID_ARGUMENT when it
+// is not a StreamFrame.
+absl::StatusOr<Frame> ParseFrame(absl::string_view text);
+// The text frame for `frame` (its `data`, if set, is written from the Value)
+// or, when `data_json` is not empty, with that JSON as its `data`; stamped
+// with the current time unless it has a timestamp.
+absl::StatusOr<std::string> RenderFrame(v1::StreamFrame frame, absl::string_view data_json = {});
+// `frame` with its data as a google.protobuf.Value, for application handlers.
+absl::StatusOr<v1::StreamFrame> WithDataValue(const Frame& frame);
+
+// The proto3 JSON of `frame` (one text frame), data included.
 absl::StatusOr<std::string> EncodeFrame(const v1::StreamFrame& frame);
-// Parses one text frame. INVALID_ARGUMENT when it is not a StreamFrame.
+// Parses one text frame into a StreamFrame, data as a Value. INVALID_ARGUMENT
+// when it is not a StreamFrame.
 absl::StatusOr<v1::StreamFrame> DecodeFrame(absl::string_view text);
 
 // Sets the frame's timestamp (RFC 3339 on the wire) to `now`.
 void StampFrame(v1::StreamFrame* frame, absl::Time now = absl::Now());
 
-// `message` as the JSON value a frame's `data` holds.
-absl::Status MessageToValue(const google::protobuf::Message& message,
-                            google::protobuf::Value* value);
-// A frame's `data` into `message` (replacing its contents).
-absl::Status ValueToMessage(const google::protobuf::Value& value,
-                            google::protobuf::Message* message);
+// `message` as the JSON a frame's `data` holds.
+absl::StatusOr<std::string> MessageToJson(const google::protobuf::Message& message);
+// A frame's `data` into `message` (replacing its contents); an empty text is
+// the empty message. INVALID_ARGUMENT when it does not fit the message.
+absl::Status JsonToMessage(absl::string_view json, google::protobuf::Message* message);
 // JSON text to and from a Value, for application payloads.
 absl::StatusOr<google::protobuf::Value> ParseJsonValue(absl::string_view json);
 absl::StatusOr<std::string> ValueToJson(const google::protobuf::Value& value);

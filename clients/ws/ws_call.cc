@@ -1,23 +1,21 @@
 #include "clients/ws/ws_call.h"
 
-#include "clients/ws/stream_frame_codec.h"
-
 namespace kei::ws {
 
-void WsCall::OnFrame(const v1::StreamFrame& frame) {
+void WsCall::OnFrame(const Frame& frame) {
   absl::MutexLock lock(&mu_);
   if (done_) return;
-  const std::string& type = frame.type();
+  const std::string& type = frame.frame.type();
   if (type == kMessageFrame) {
-    messages_.push_back(frame.data());
+    messages_.push_back(frame.data_json);
   } else if (type == kResponseFrame) {
-    messages_.push_back(frame.data());
+    messages_.push_back(frame.data_json);
     done_ = true;
   } else if (type == kEndFrame || type == kErrorFrame) {
     done_ = true;
-    status_ = StatusFromFrame(frame);
+    status_ = StatusFromFrame(frame.frame);
   } else if (type == kCreditFrame) {
-    send_credit_ += frame.credit();
+    send_credit_ += frame.frame.credit();
   }
 }
 
@@ -28,7 +26,7 @@ void WsCall::Fail(absl::Status status) {
   status_ = std::move(status);
 }
 
-std::optional<google::protobuf::Value> WsCall::NextMessage(absl::Time deadline, bool* timed_out) {
+std::optional<std::string> WsCall::NextMessage(absl::Time deadline, bool* timed_out) {
   *timed_out = false;
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !messages_.empty() || done_; };
@@ -37,9 +35,9 @@ std::optional<google::protobuf::Value> WsCall::NextMessage(absl::Time deadline, 
     return std::nullopt;
   }
   if (messages_.empty()) return std::nullopt;
-  google::protobuf::Value value = std::move(messages_.front());
+  std::string json = std::move(messages_.front());
   messages_.pop_front();
-  return value;
+  return json;
 }
 
 bool WsCall::WaitDone(absl::Time deadline) {

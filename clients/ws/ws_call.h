@@ -12,8 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "google/protobuf/struct.pb.h"
-#include "kei/v1/stream.pb.h"
+#include "clients/ws/stream_frame_codec.h"
 
 namespace kei::ws {
 
@@ -27,13 +26,13 @@ class WsCall {
   uint64_t generation = 0;
 
   // A frame for this call: message, response, end, error or credit.
-  void OnFrame(const v1::StreamFrame& frame);
+  void OnFrame(const Frame& frame);
   // Ends the call with `status` unless it has ended.
   void Fail(absl::Status status);
   // The next response message, once one arrives or the call ends: the
-  // message, or nullopt with the call over (then status()). `timed_out` is set
-  // when `deadline` passed first.
-  std::optional<google::protobuf::Value> NextMessage(absl::Time deadline, bool* timed_out);
+  // message's JSON, or nullopt with the call over (then status()). `timed_out`
+  // is set when `deadline` passed first.
+  std::optional<std::string> NextMessage(absl::Time deadline, bool* timed_out);
   // Waits until the call has ended (true) or `deadline` passed (false).
   bool WaitDone(absl::Time deadline);
   // Takes one unit of send credit, waiting for the server to grant some: false
@@ -46,7 +45,7 @@ class WsCall {
  private:
   const std::string id_;
   mutable absl::Mutex mu_;
-  std::deque<google::protobuf::Value> messages_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> messages_ ABSL_GUARDED_BY(mu_);
   uint64_t send_credit_ ABSL_GUARDED_BY(mu_);
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);

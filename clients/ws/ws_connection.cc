@@ -279,9 +279,9 @@ class WsConnection::Impl {
       }
       std::string text = beast::buffers_to_string(read_buffer_.data());
       read_buffer_.consume(read_buffer_.size());
-      auto frame = DecodeFrame(text);
-      if (frame.ok() && frame->type() == kWelcomeFrame) {
-        *welcome = ParseWelcome(*frame);
+      auto frame = ParseFrame(text);
+      if (frame.ok() && frame->frame.type() == kWelcomeFrame) {
+        if (auto full = WithDataValue(*frame); full.ok()) *welcome = ParseWelcome(*full);
       }
       if (frame.ok()) pending_.push_back(*std::move(frame));
     }
@@ -298,7 +298,7 @@ class WsConnection::Impl {
           if (kind == websocket::frame_type::pong) OnPong();
         });
       });
-      for (const v1::StreamFrame& frame : pending_) Deliver(frame);
+      for (const Frame& frame : pending_) Deliver(frame);
       pending_.clear();
       if (finalized_) return;
       ReadNext();
@@ -307,16 +307,16 @@ class WsConnection::Impl {
     ioc_.run();
   }
 
-  absl::Status Send(v1::StreamFrame frame) {
-    if (!frame.has_timestamp()) StampFrame(&frame);
-    auto text = EncodeFrame(frame);
+  absl::Status Send(v1::StreamFrame frame, absl::string_view data_json) {
+    const std::string type = frame.type();
+    auto text = RenderFrame(std::move(frame), data_json);
     if (!text.ok()) return text.status();
     size_t limit = options_.max_message_bytes;
     if (welcome_.max_message_bytes > 0) {
       limit = std::min(limit, static_cast<size_t>(welcome_.max_message_bytes));
     }
     if (text->size() > limit) {
-      return absl::ResourceExhaustedError(absl::StrCat("a ", frame.type(), " frame of ",
+      return absl::ResourceExhaustedError(absl::StrCat("a ", type, " frame of ",
                                                        text->size(), " bytes exceeds the limit of ",
                                                        limit));
     }
@@ -407,14 +407,15 @@ class WsConnection::Impl {
       Finalize(CloseInfoFor(ec));
       return;
     }
-    std::string text = beast::buffers_to_string(read_buffer_.data());
+    // A flat buffer holds the message in one piece: parsed in place.
+    const auto data = read_buffer_.data();
+    auto frame = ParseFrame(absl::string_view(static_cast<const char*>(data.data()), data.size()));
     read_buffer_.consume(read_buffer_.size());
-    auto frame = DecodeFrame(text);
     if (frame.ok()) Deliver(*frame);
     if (!finalized_) ReadNext();
   }
 
-  void Deliver(const v1::StreamFrame& frame) {
+  void Deliver(const Frame& frame) {
     if (!detached_.load() && on_frame_) on_frame_(frame);
   }
 
@@ -545,7 +546,7 @@ class WsConnection::Impl {
   asio::steady_timer close_timer_;
   std::atomic<bool> detached_{false};
   // io thread only:
-  std::vector<v1::StreamFrame> pending_;
+  std::vector<Frame> pending_;
   std::string current_;
   bool finalized_ = false;
   bool close_sent_ = false;
@@ -586,7 +587,9 @@ WsConnection::~WsConnection() {
   }
 }
 
-absl::Status WsConnection::Send(v1::StreamFrame frame) { return impl_->Send(std::move(frame)); }
+absl::Status WsConnection::Send(v1::StreamFrame frame, absl::string_view data_json) {
+  return impl_->Send(std::move(frame), data_json);
+}
 
 void WsConnection::Close() {
   impl_->RequestClose();

@@ -6,8 +6,8 @@
 // limit, keepalive pings and a bounded close.
 //
 // Connect returns once the server's `welcome` frame has arrived. A background
-// io thread then reads frames and hands each decoded StreamFrame to the frame
-// callback; Send is thread-safe and never blocks on the network (frames queue
+// io thread then reads frames and hands each parsed Frame (`data` left as
+// JSON text) to the frame callback; Send is thread-safe and never blocks on the network (frames queue
 // for the single writer on the io thread). Callbacks run on the io thread and
 // must not block; the connection must not be destroyed from one of them (it
 // is then only detached, which is safe but leaves the thread to end alone).
@@ -69,7 +69,7 @@ absl::Status StatusForCloseCode(int code, absl::string_view reason);
 
 class WsConnection {
  public:
-  using FrameCallback = std::function<void(const v1::StreamFrame&)>;
+  using FrameCallback = std::function<void(const Frame&)>;
   using CloseCallback = std::function<void(const WsCloseInfo&)>;
 
   // Connects, upgrades and waits for `welcome`. Errors: INVALID_ARGUMENT (bad
@@ -85,9 +85,10 @@ class WsConnection {
   WsConnection(const WsConnection&) = delete;
   WsConnection& operator=(const WsConnection&) = delete;
 
-  // Queues one frame (stamping its timestamp when unset). UNAVAILABLE once the
-  // connection is closing or closed; RESOURCE_EXHAUSTED over the size limit.
-  absl::Status Send(v1::StreamFrame frame);
+  // Queues one frame (stamping its timestamp when unset), with `data_json` as
+  // its data when not empty (see RenderFrame). UNAVAILABLE once the connection
+  // is closing or closed; RESOURCE_EXHAUSTED over the size limit.
+  absl::Status Send(v1::StreamFrame frame, absl::string_view data_json = {});
   // Sends the queued frames, then a 1000 close, and waits up to close_timeout
   // for the server's close before dropping the socket. Idempotent.
   void Close();

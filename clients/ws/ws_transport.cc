@@ -109,12 +109,14 @@ class WsClientStream final : public ClientStream {
       if (timed_out) Abandon(absl::DeadlineExceededError("deadline exceeded waiting for send credit"));
       return false;
     }
-    v1::StreamFrame frame = ControlFrame(ws::kMessageFrame, call_->id());
-    if (absl::Status s = ws::MessageToValue(message, frame.mutable_data()); !s.ok()) {
-      Abandon(s);
+    auto json = ws::MessageToJson(message);
+    if (!json.ok()) {
+      Abandon(json.status());
       return false;
     }
-    if (absl::Status s = transport_->SendFrame(std::move(frame)); !s.ok()) {
+    if (absl::Status s =
+            transport_->SendFrame(ControlFrame(ws::kMessageFrame, call_->id()), *json);
+        !s.ok()) {
       if (s.code() == absl::StatusCode::kResourceExhausted) Abandon(s);
       else call_->Fail(s);
       return false;
@@ -142,13 +144,13 @@ class WsClientStream final : public ClientStream {
     }
     if (call_ == nullptr) return false;
     bool timed_out = false;
-    std::optional<google::protobuf::Value> value = call_->NextMessage(wait_bound_, &timed_out);
+    std::optional<std::string> json = call_->NextMessage(wait_bound_, &timed_out);
     if (timed_out) {
       Abandon(absl::DeadlineExceededError("deadline exceeded"));
       return false;
     }
-    if (!value.has_value()) return false;
-    if (absl::Status s = ws::ValueToMessage(*value, message); !s.ok()) {
+    if (!json.has_value()) return false;
+    if (absl::Status s = ws::JsonToMessage(*json, message); !s.ok()) {
       Abandon(absl::InternalError(absl::StrCat("decoding the response message: ", s.message())));
       return false;
     }
@@ -166,12 +168,12 @@ class WsClientStream final : public ClientStream {
     // stuck waiting for credit the caller will not give).
     while (!call_->done()) {
       bool timed_out = false;
-      std::optional<google::protobuf::Value> value = call_->NextMessage(wait_bound_, &timed_out);
+      std::optional<std::string> json = call_->NextMessage(wait_bound_, &timed_out);
       if (timed_out) {
         Abandon(absl::DeadlineExceededError("deadline exceeded"));
         break;
       }
-      if (!value.has_value()) break;
+      if (!json.has_value()) break;
       GrantCredit();
     }
     return call_->status();
@@ -192,8 +194,11 @@ class WsClientStream final : public ClientStream {
     uint32_t credit = method_.kind == StreamKind::kUnary ? 0 : window_;
     auto frame = CallFrame(id, method_, options_, deadline_, credit);
     absl::Status status = frame.status();
+    std::string request_json;
     if (status.ok() && request != nullptr) {
-      status = ws::MessageToValue(*request, frame->mutable_data());
+      auto json = ws::MessageToJson(*request);
+      if (json.ok()) request_json = *std::move(json);
+      status = json.status();
     }
     if (status.ok()) status = transport_->Connect();
     if (!status.ok()) {
@@ -202,7 +207,7 @@ class WsClientStream final : public ClientStream {
       return status;
     }
     auto call = std::make_shared<WsCall>(id, transport_->welcome().initial_credit);
-    status = transport_->StartCall(call, *std::move(frame));
+    status = transport_->StartCall(call, *std::move(frame), request_json);
     if (!status.ok()) {
       failed_local_ = true;
       local_status_ = status;
@@ -296,7 +301,7 @@ absl::Status WsTransport::Connect() {
   options.close_timeout = options_.close_timeout;
   auto connection = ws::WsConnection::Connect(
       std::move(options),
-      [this, generation](const v1::StreamFrame& frame) { OnFrame(generation, frame); },
+      [this, generation](const ws::Frame& frame) { OnFrame(generation, frame); },
       [this, generation](const ws::WsCloseInfo& info) { OnClose(generation, info); });
   std::shared_ptr<ConnectionObserver> observer;
   {
@@ -344,12 +349,12 @@ std::string WsTransport::NextId(absl::string_view prefix) {
   return absl::StrCat(prefix, ++next_id_);
 }
 
-absl::Status WsTransport::SendFrame(v1::StreamFrame frame) {
+absl::Status WsTransport::SendFrame(v1::StreamFrame frame, absl::string_view data_json) {
   absl::MutexLock lock(&mu_);
   if (!connected_ || connection_ == nullptr) {
     return absl::UnavailableError("the stream connection is not open");
   }
-  return connection_->Send(std::move(frame));
+  return connection_->Send(std::move(frame), data_json);
 }
 
 void WsTransport::AddRoute(const std::string& id, FrameHandler handler) {
@@ -377,14 +382,15 @@ ws::WelcomeInfo WsTransport::welcome() const {
   return welcome_;
 }
 
-absl::Status WsTransport::StartCall(const std::shared_ptr<WsCall>& call, v1::StreamFrame frame) {
+absl::Status WsTransport::StartCall(const std::shared_ptr<WsCall>& call, v1::StreamFrame frame,
+                                    absl::string_view data_json) {
   absl::MutexLock lock(&mu_);
   if (!connected_ || connection_ == nullptr) {
     return absl::UnavailableError("the stream connection is not open");
   }
   call->generation = generation_;
   calls_[call->id()] = call;
-  absl::Status status = connection_->Send(std::move(frame));
+  absl::Status status = connection_->Send(std::move(frame), data_json);
   if (!status.ok()) calls_.erase(call->id());
   return status;
 }
@@ -394,21 +400,22 @@ void WsTransport::EndCall(const std::string& id) {
   calls_.erase(id);
 }
 
-void WsTransport::OnFrame(uint64_t generation, const v1::StreamFrame& frame) {
+void WsTransport::OnFrame(uint64_t generation, const ws::Frame& frame) {
   std::shared_ptr<WsCall> call;
   std::shared_ptr<FrameHandler> route;
   std::shared_ptr<FrameHandler> observer;
   {
     absl::MutexLock lock(&mu_);
-    if (!frame.id().empty()) {
-      auto it = calls_.find(frame.id());
+    const std::string& id = frame.frame.id();
+    if (!id.empty()) {
+      auto it = calls_.find(id);
       if (it != calls_.end() && it->second->generation == generation) {
         call = it->second;
-        const std::string& type = frame.type();
+        const std::string& type = frame.frame.type();
         if (type == ws::kResponseFrame || type == ws::kEndFrame || type == ws::kErrorFrame) {
           calls_.erase(it);
         }
-      } else if (auto r = routes_.find(frame.id()); r != routes_.end()) {
+      } else if (auto r = routes_.find(id); r != routes_.end()) {
         route = r->second;
       }
     }
@@ -458,8 +465,9 @@ AttemptOutcome WsTransport::Unary(const MethodInfo& method, const Message& reque
     outcome.status = frame.status();
     return outcome;
   }
-  if (absl::Status s = ws::MessageToValue(request, frame->mutable_data()); !s.ok()) {
-    outcome.status = s;
+  auto request_json = ws::MessageToJson(request);
+  if (!request_json.ok()) {
+    outcome.status = request_json.status();
     return outcome;
   }
   if (absl::Status s = Connect(); !s.ok()) {
@@ -469,7 +477,7 @@ AttemptOutcome WsTransport::Unary(const MethodInfo& method, const Message& reque
     return outcome;
   }
   auto call = std::make_shared<WsCall>(id, 0);
-  if (absl::Status s = StartCall(call, *std::move(frame)); !s.ok()) {
+  if (absl::Status s = StartCall(call, *std::move(frame), *request_json); !s.ok()) {
     outcome.status = s;
     if (s.code() == absl::StatusCode::kResourceExhausted) outcome.pushback = absl::Milliseconds(-1);
     return outcome;
@@ -483,12 +491,12 @@ AttemptOutcome WsTransport::Unary(const MethodInfo& method, const Message& reque
   outcome.status = call->status();
   if (!outcome.status.ok()) return outcome;
   bool timed_out = false;
-  std::optional<google::protobuf::Value> value = call->NextMessage(absl::Now(), &timed_out);
-  if (!value.has_value()) {
+  std::optional<std::string> json = call->NextMessage(absl::Now(), &timed_out);
+  if (!json.has_value()) {
     outcome.status = absl::InternalError("the call ended without a response");
     return outcome;
   }
-  if (absl::Status s = ws::ValueToMessage(*value, response); !s.ok()) {
+  if (absl::Status s = ws::JsonToMessage(*json, response); !s.ok()) {
     outcome.status = absl::InternalError(absl::StrCat("decoding the response: ", s.message()));
   }
   return outcome;

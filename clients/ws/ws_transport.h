@@ -74,7 +74,7 @@ class WsTransport final : public Transport,
   bool Available() const override;
 
   // ---- The connection, for KEIStreamClient ----------------------------------------
-  using FrameHandler = std::function<void(const v1::StreamFrame&)>;
+  using FrameHandler = std::function<void(const ws::Frame&)>;
   using ConnectionObserver = std::function<void(bool connected, const absl::Status& why)>;
 
   // Opens the connection unless it is open.
@@ -84,8 +84,9 @@ class WsTransport final : public Transport,
   bool connected() const;
   // A fresh frame id, e.g. "s12" for prefix "s".
   std::string NextId(absl::string_view prefix);
-  // Sends one frame on the open connection (UNAVAILABLE when there is none).
-  absl::Status SendFrame(v1::StreamFrame frame);
+  // Sends one frame on the open connection (UNAVAILABLE when there is none),
+  // with `data_json` as its data when not empty.
+  absl::Status SendFrame(v1::StreamFrame frame, absl::string_view data_json = {});
   // Frames with `id` go to `handler` until RemoveRoute, across reconnects.
   // Handlers and observers run on the connection's io thread: no blocking.
   void AddRoute(const std::string& id, FrameHandler handler);
@@ -102,12 +103,13 @@ class WsTransport final : public Transport,
   const ClientConfig& config() const { return config_; }
 
   // For the call objects: registers `call` and sends its first frame.
-  absl::Status StartCall(const std::shared_ptr<ws::WsCall>& call, v1::StreamFrame frame);
+  absl::Status StartCall(const std::shared_ptr<ws::WsCall>& call, v1::StreamFrame frame,
+                         absl::string_view data_json = {});
   void EndCall(const std::string& id);
 
  private:
   WsTransport(std::string url, ClientConfig config, WsTransportOptions options);
-  void OnFrame(uint64_t generation, const v1::StreamFrame& frame);
+  void OnFrame(uint64_t generation, const ws::Frame& frame);
   void OnClose(uint64_t generation, const ws::WsCloseInfo& info);
 
   const std::string url_;

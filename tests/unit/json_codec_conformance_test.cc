@@ -816,6 +816,19 @@ const char* const kInputs[] = {
     R"({"fBytes": "AQI="})", R"({"fBytes": "AQI"})", R"({"fBytes": "-_8="})", R"({"fBytes": "a"})",
     R"({"fBytes": "AQI=="})", R"({"fBytes": "AQ="})", R"({"fBytes": "A Q=="})",
     R"({"fBytes": "_-_-"})", R"({"fBytes": "+/+/"})", R"({"fBytes": ""})", R"({"fBytes": 5})",
+    // long values: the eight-bytes-at-a-time scan meets escapes, control and
+    // non-ASCII bytes at every offset, and both base64 alphabets mixed
+    R"({"fBytes": "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="})",
+    R"({"fBytes": "AQIDBAUGBwgJCgsMDQ4P+BESExQVFhcY_RobHB0eHyA="})",
+    R"({"fBytes": "AQIDBAUGBwgJCgsMDQ4P-BESExQVFhcY_RobHB0eHyA="})",
+    R"({"fBytes": "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"})",
+    R"({"fBytes": "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=x"})",
+    R"({"fBytes": "AQIDBAUGBwgJCgsM DQ4PEBESExQVFhcYGRobHB0eHyA="})",
+    R"({"fString": "abcdefghijklmno"pqrstuvwxyz"})", R"({"fString": "abcdefgh\ijklmnop"})",
+    R"({"fString": "abcdefghijklmnopqérs"})", "{\"fString\": \"abcdefghijk\x7fl\"}",
+    "{\"fString\": \"abcdefghijklm\x1fnopq\"}", "{\"fString\": \"abcdefghij\xc3\xa9klmnopq\"}",
+    "{\"fString\": \"abcdefghijklmnopqrstu\xc3\"}", R"({"fString": "abcdefghijklmnopqrstuvwx"})",
+    R"({"fString": "abcdefghijklmnopqrstuvwxyz)",
     // enums
     R"({"fEnum": "JSON_COLOR_RED"})", R"({"fEnum": "json_color_red"})", R"({"fEnum": "BOGUS"})",
     R"({"fEnum": 7})", R"({"fEnum": -3})", R"({"fEnum": "1"})", R"({"fEnum": 1.0})",

@@ -1,5 +1,6 @@
 // Frames on the wire: proto3 JSON names (timeoutMs, firstSequence), both
-// spellings accepted, messages through `data`, codes to statuses, welcome.
+// spellings accepted, messages through `data` as JSON text, codes to
+// statuses, welcome.
 #include "clients/ws/stream_frame_codec.h"
 
 #include "gtest/gtest.h"
@@ -37,25 +38,51 @@ TEST(StreamFrameCodecTest, DecodesSnakeCaseAndNumbers) {
   EXPECT_FALSE(DecodeFrame(R"({"type":5})").ok());
 }
 
-TEST(StreamFrameCodecTest, MessagesRoundTripThroughData) {
+TEST(StreamFrameCodecTest, MessagesRoundTripThroughDataJson) {
   test::v1::EchoRequest request;
-  request.set_text("hi");
+  request.set_text("hi \"there\"");
   request.set_delay_ms(7);
+  auto json = MessageToJson(request);
+  ASSERT_TRUE(json.ok()) << json.status();
   v1::StreamFrame frame;
-  ASSERT_TRUE(MessageToValue(request, frame.mutable_data()).ok());
-  ASSERT_TRUE(frame.data().has_struct_value());
-  EXPECT_EQ(frame.data().struct_value().fields().at("delayMs").number_value(), 7);
-  auto text = EncodeFrame(frame);
-  ASSERT_TRUE(text.ok());
-  auto back = DecodeFrame(*text);
-  ASSERT_TRUE(back.ok());
+  frame.set_type("message");
+  frame.set_id("c1");
+  auto text = RenderFrame(frame, *json);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_NE(text->find("\"timestamp\":"), std::string::npos) << *text;  // stamped
+
+  // The data stays JSON text on the way in: no Value tree in between.
+  auto parsed = ParseFrame(*text);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->frame.type(), "message");
+  EXPECT_EQ(parsed->frame.id(), "c1");
+  EXPECT_FALSE(parsed->frame.has_data());
+  ASSERT_TRUE(parsed->has_data);
   test::v1::EchoRequest decoded;
-  ASSERT_TRUE(ValueToMessage(back->data(), &decoded).ok());
-  EXPECT_EQ(decoded.text(), "hi");
+  ASSERT_TRUE(JsonToMessage(parsed->data_json, &decoded).ok());
+  EXPECT_EQ(decoded.text(), "hi \"there\"");
   EXPECT_EQ(decoded.delay_ms(), 7);
-  auto value = ParseJsonValue(R"({"text":5,"unknown":[1]})");
-  ASSERT_TRUE(value.ok());
-  EXPECT_FALSE(ValueToMessage(*value, &decoded).ok());
+
+  // Application handlers get the data as a Value.
+  auto full = WithDataValue(*parsed);
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->data().struct_value().fields().at("delayMs").number_value(), 7);
+
+  // A frame built with a Value renders the same data.
+  auto from_value = RenderFrame(*full);
+  ASSERT_TRUE(from_value.ok());
+  auto reparsed = ParseFrame(*from_value);
+  ASSERT_TRUE(reparsed.ok());
+  ASSERT_TRUE(JsonToMessage(reparsed->data_json, &decoded).ok());
+  EXPECT_EQ(decoded.delay_ms(), 7);
+  EXPECT_FALSE(RenderFrame(*full, "{}").ok());  // data twice
+
+  // Data that does not fit the message is an error naming the type.
+  auto bad = JsonToMessage(R"({"text":5})", &decoded);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("EchoRequest"), std::string::npos) << bad;
+  EXPECT_FALSE(ParseFrame("not json").ok());
+  EXPECT_FALSE(ParseFrame(R"({"type":"message","data":{"x":)").ok());
 }
 
 TEST(StreamFrameCodecTest, StatusFromFrame) {
