@@ -116,6 +116,11 @@ absl::StatusOr<ParsedFrame> ParseFrame(absl::string_view message, bool binary) {
     if (!parsed.frame.ParseFromArray(message.data(), static_cast<int>(message.size()))) {
       return absl::InvalidArgumentError("frame: not a serialized kei.v1.StreamFrame");
     }
+    if (parsed.frame.has_payload()) {
+      parsed.has_payload = true;
+      parsed.payload = std::move(*parsed.frame.mutable_payload());
+      parsed.frame.clear_payload();
+    }
   } else {
     std::string envelope;
     absl::string_view data;
@@ -124,6 +129,10 @@ absl::StatusOr<ParsedFrame> ParseFrame(absl::string_view message, bool binary) {
       absl::Status s = JsonCodec().Unmarshal(envelope, &parsed.frame);
       if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("frame: ", s.message()));
       if (parsed.frame.type().empty()) return absl::InvalidArgumentError("frame: type is required");
+      if (parsed.frame.has_payload()) {
+        return absl::InvalidArgumentError(
+            "frame: payload is for kei.stream.v1.proto connections; JSON frames carry data");
+      }
       parsed.has_data = has_data;
       if (has_data) parsed.data_json = std::string(data);
       return parsed;
@@ -132,6 +141,10 @@ absl::StatusOr<ParsedFrame> ParseFrame(absl::string_view message, bool binary) {
     if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("frame: ", s.message()));
   }
   if (parsed.frame.type().empty()) return absl::InvalidArgumentError("frame: type is required");
+  if (!binary && parsed.frame.has_payload()) {
+    return absl::InvalidArgumentError(
+        "frame: payload is for kei.stream.v1.proto connections; JSON frames carry data");
+  }
   if (parsed.frame.has_data()) {
     parsed.has_data = true;
     if (auto s = JsonCodec().Marshal(parsed.frame.data(), &parsed.data_json); !s.ok()) {
@@ -275,12 +288,25 @@ void AppendFrameJson(const v1::StreamFrame& frame, absl::string_view data_json, 
 
 }  // namespace
 
+namespace {
+
+void Stamp(v1::StreamFrame& frame) {
+  if (frame.has_timestamp()) return;
+  const int64_t nanos = absl::ToUnixNanos(absl::Now());
+  frame.mutable_timestamp()->set_seconds(nanos / 1000000000);
+  frame.mutable_timestamp()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+}
+
+}  // namespace
+
+std::string RenderPayloadFrame(v1::StreamFrame frame, std::string payload) {
+  Stamp(frame);
+  frame.set_payload(std::move(payload));
+  return frame.SerializeAsString();
+}
+
 std::string RenderFrame(v1::StreamFrame frame, absl::string_view data_json, bool binary) {
-  if (!frame.has_timestamp()) {
-    const int64_t nanos = absl::ToUnixNanos(absl::Now());
-    frame.mutable_timestamp()->set_seconds(nanos / 1000000000);
-    frame.mutable_timestamp()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  }
+  Stamp(frame);
   std::string out;
   if (binary) {
     if (!data_json.empty() && !JsonCodec().Unmarshal(data_json, frame.mutable_data()).ok()) {

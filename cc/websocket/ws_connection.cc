@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cc/codec/json_codec.h"
+#include "cc/codec/proto_codec.h"
 #include "cc/registry/method_info.h"
 #include "cc/status/code_names.h"
 #include "google/protobuf/struct.pb.h"
@@ -117,7 +118,8 @@ struct WsConnection::Call {
   int64_t receive_allowance ABSL_GUARDED_BY(mu) = 0;
   // Request messages read by the handler since the last grant.
   int64_t consumed ABSL_GUARDED_BY(mu) = 0;
-  std::deque<std::string> inbound ABSL_GUARDED_BY(mu);  // JSON texts
+  // Request messages as the connection encodes them (WsConnection::codec()).
+  std::deque<std::string> inbound ABSL_GUARDED_BY(mu);
   bool half_closed ABSL_GUARDED_BY(mu) = false;
   // Set when the client cancelled or the connection went away: no frames.
   bool abandoned ABSL_GUARDED_BY(mu) = false;
@@ -131,7 +133,7 @@ class WsConnection::CallStream final : public StreamIO {
       : connection_(connection), call_(call), grant_every_(std::max<uint32_t>(1, initial_credit / 2)) {}
 
   bool Read(google::protobuf::Message* message) override {
-    std::string json;
+    std::string body;
     int64_t grant = 0;
     {
       absl::MutexLock lock(&call_.mu);
@@ -140,9 +142,9 @@ class WsConnection::CallStream final : public StreamIO {
       };
       call_.mu.Await(absl::Condition(&ready));
       if (call_.token.IsCancelled() || call_.inbound.empty()) return false;
-      json = std::move(call_.inbound.front());
+      body = std::move(call_.inbound.front());
       call_.inbound.pop_front();
-      connection_.ReleaseInbound(json.size());
+      connection_.ReleaseInbound(body.size());
       if (++call_.consumed >= grant_every_ && !call_.half_closed) {
         grant = call_.consumed;
         call_.consumed = 0;
@@ -157,7 +159,7 @@ class WsConnection::CallStream final : public StreamIO {
       connection_.Send(std::move(frame));
     }
     message->Clear();
-    absl::Status s = JsonCodec().Unmarshal(json, message);
+    absl::Status s = connection_.codec().Unmarshal(body, message);
     if (!s.ok()) {
       decode_status_ = absl::InvalidArgumentError(absl::StrCat("message: ", s.message()));
       return false;
@@ -175,12 +177,12 @@ class WsConnection::CallStream final : public StreamIO {
       if (call_.token.IsCancelled()) return false;
       --call_.send_credit;
     }
-    std::string json;
-    if (!JsonCodec().Marshal(message, &json).ok()) return false;
+    std::string body;
+    if (!connection_.codec().Marshal(message, &body).ok()) return false;
     v1::StreamFrame frame;
     frame.set_type("message");
     frame.set_id(call_.id);
-    return connection_.queue_->Push(RenderFrame(std::move(frame), json, connection_.binary_));
+    return connection_.queue_->Push(connection_.RenderCallFrame(std::move(frame), std::move(body)));
   }
 
   const absl::Status& decode_status() const { return decode_status_; }
@@ -239,6 +241,32 @@ void WsConnection::ReleaseInbound(size_t bytes) {
 
 void WsConnection::Send(v1::StreamFrame frame, absl::string_view data_json) {
   queue_->Push(RenderFrame(std::move(frame), data_json, binary_));
+}
+
+const Codec& WsConnection::codec() const {
+  static const JsonCodec* json = new JsonCodec();
+  static const ProtoCodec* proto = new ProtoCodec();
+  return binary_ ? static_cast<const Codec&>(*proto) : *json;
+}
+
+std::string WsConnection::RenderCallFrame(v1::StreamFrame frame, std::string message) const {
+  return binary_ ? RenderPayloadFrame(std::move(frame), std::move(message))
+                 : RenderFrame(std::move(frame), message, false);
+}
+
+absl::StatusOr<std::optional<std::string>> WsConnection::TakeCallMessage(
+    ParsedFrame& parsed) const {
+  if (!binary_) {
+    if (!parsed.has_data) return std::nullopt;
+    return std::move(parsed.data_json);
+  }
+  if (parsed.has_data) {
+    return absl::InvalidArgumentError(
+        "data: on kei.stream.v1.proto connections a call's messages travel serialized in "
+        "payload");
+  }
+  if (!parsed.has_payload) return std::nullopt;
+  return std::move(parsed.payload);
 }
 
 void WsConnection::SendError(const std::string& id, const absl::Status& status) {
@@ -305,7 +333,7 @@ void WsConnection::InitContext(Context& context, const v1::StreamFrame& frame,
   }
 }
 
-void WsConnection::StartCall(const ParsedFrame& parsed) {
+void WsConnection::StartCall(ParsedFrame& parsed) {
   const v1::StreamFrame& frame = parsed.frame;
   if (frame.id().empty()) {
     SendError("", absl::InvalidArgumentError("call: id is required"));
@@ -319,10 +347,17 @@ void WsConnection::StartCall(const ParsedFrame& parsed) {
                               absl::StrCat("unknown method '", frame.method().substr(0, 200), "'")));
     return;
   }
+  auto carried = TakeCallMessage(parsed);
+  if (!carried.ok()) {
+    SendError(frame.id(), carried.status());
+    return;
+  }
+  const bool has_request = carried->has_value();
   // The first request message counts against the connection's budget until
-  // its handler has consumed it.
+  // its handler has consumed it. A unary or server-streaming call without one
+  // gets the empty message.
   const std::string first_request =
-      parsed.has_data ? parsed.data_json : (ReadsStream(method->info.kind) ? "" : "{}");
+      has_request ? **std::move(carried) : (ReadsStream(method->info.kind) || binary_ ? "" : "{}");
   if (!ReserveInbound(first_request.size())) {
     SendError(frame.id(), absl::ResourceExhaustedError(absl::StrCat(
                               "the connection has more than ", endpoint_.options.receive_queue_bytes,
@@ -339,7 +374,7 @@ void WsConnection::StartCall(const ParsedFrame& parsed) {
     call->send_credit = frame.credit() > 0 ? frame.credit() : o.initial_credit;
     call->receive_allowance = o.initial_credit;
     if (ReadsStream(method->info.kind)) {
-      if (parsed.has_data) {
+      if (has_request) {
         call->inbound.push_back(first_request);
         --call->receive_allowance;
       }
@@ -402,7 +437,7 @@ void WsConnection::RunUnary(std::shared_ptr<Call> call, std::string request_json
   Context context;
   InitContext(context, call->start, call->token);
   std::string response;
-  absl::Status status = endpoint_.dispatcher->UnaryEncoded(*call->method, context, JsonCodec(),
+  absl::Status status = endpoint_.dispatcher->UnaryEncoded(*call->method, context, codec(),
                                                            request_json, &response);
   ReleaseInbound(request_json.size());
   FinishCall(call, status, response, &context);
@@ -443,7 +478,7 @@ void WsConnection::FinishCall(const std::shared_ptr<Call>& call, const absl::Sta
       Send(std::move(frame));
     } else if (call->method->info.kind == StreamKind::kUnary) {
       frame.set_type("response");
-      Send(std::move(frame), response_json);
+      queue_->Push(RenderCallFrame(std::move(frame), std::string(response_json)));
     } else {
       frame.set_type("end");
       frame.set_code("ok");
@@ -464,30 +499,37 @@ std::shared_ptr<WsConnection::Call> WsConnection::FindCall(const std::string& id
   return it == calls_.end() ? nullptr : it->second;
 }
 
-void WsConnection::OnCallMessage(const ParsedFrame& parsed) {
+void WsConnection::OnCallMessage(ParsedFrame& parsed) {
   const std::string& id = parsed.frame.id();
   auto call = FindCall(id);
   if (call == nullptr) {
     SendError(id, absl::NotFoundError(absl::StrCat("no open call '", id.substr(0, 200), "'")));
     return;
   }
-  absl::Status refused;
+  auto carried = TakeCallMessage(parsed);
+  // A message frame without one is the empty message.
+  std::string message = carried.ok() && carried->has_value() ? **std::move(carried)
+                        : binary_                            ? ""
+                                                             : "{}";
+  absl::Status refused = carried.status();
   {
     absl::MutexLock lock(&call->mu);
-    if (!ReadsStream(call->method->info.kind) || call->half_closed) {
+    if (!refused.ok()) {
+      // a malformed message frame: the call ends as for any protocol violation
+    } else if (!ReadsStream(call->method->info.kind) || call->half_closed) {
       refused = absl::FailedPreconditionError(absl::StrCat(
           "call '", id, "' takes no more messages (", call->method->info.full_name,
           call->half_closed ? " was half-closed)" : " does not read a request stream)"));
     } else if (call->receive_allowance <= 0) {
       refused = absl::ResourceExhaustedError(absl::StrCat(
           "call '", id, "': message sent without credit (wait for a credit frame)"));
-    } else if (!ReserveInbound(parsed.has_data ? parsed.data_json.size() : 2)) {
+    } else if (!ReserveInbound(message.size())) {
       refused = absl::ResourceExhaustedError(absl::StrCat(
           "call '", id, "': the connection has more than ", endpoint_.options.receive_queue_bytes,
           " bytes of requests its handlers have not consumed yet"));
     } else {
       --call->receive_allowance;
-      call->inbound.push_back(parsed.has_data ? parsed.data_json : "{}");
+      call->inbound.push_back(std::move(message));
       return;
     }
   }

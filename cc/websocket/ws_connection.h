@@ -11,11 +11,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "cc/codec/codec.h"
 #include "cc/dispatch/cancellation.h"
 #include "cc/dispatch/dispatcher.h"
 #include "cc/dispatch/identity.h"
@@ -69,13 +72,13 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   class CallStream;
 
  private:
-  void StartCall(const ParsedFrame& parsed);
+  void StartCall(ParsedFrame& parsed);
   void RunUnary(std::shared_ptr<Call> call, std::string request_json);
   void RunStream(std::shared_ptr<Call> call);
   void FinishCall(const std::shared_ptr<Call>& call, const absl::Status& status,
                   absl::string_view response_json, const Context* context);
   std::shared_ptr<Call> FindCall(const std::string& id);
-  void OnCallMessage(const ParsedFrame& parsed);
+  void OnCallMessage(ParsedFrame& parsed);
   void OnHalfClose(const std::string& id);
   void OnCancel(const std::string& id);
   void OnCredit(const std::string& id, uint32_t credit);
@@ -91,6 +94,14 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   void ReleaseInbound(size_t bytes);
 
   void Send(v1::StreamFrame frame, absl::string_view data_json = {});
+  // How call messages are encoded on this connection: proto3 JSON in `data`
+  // on JSON connections, protobuf binary in `payload` on proto ones.
+  const Codec& codec() const;
+  // The frame carrying `message` (encoded by codec()).
+  std::string RenderCallFrame(v1::StreamFrame frame, std::string message) const;
+  // Moves the call message out of a call or message frame; nullopt when it
+  // carries none. INVALID_ARGUMENT for JSON `data` on a proto connection.
+  absl::StatusOr<std::optional<std::string>> TakeCallMessage(ParsedFrame& parsed) const;
   void SendError(const std::string& id, const absl::Status& status);
 
   const WsEndpoint& endpoint_;

@@ -39,15 +39,20 @@ void StampFrame(v1::StreamFrame* frame, absl::Time now) {
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
 }
 
-absl::StatusOr<Frame> ParseFrame(absl::string_view text) {
-  return websocket::ParseFrame(text, /*binary=*/false);
+absl::StatusOr<Frame> ParseFrame(absl::string_view message, bool binary) {
+  return websocket::ParseFrame(message, binary);
 }
 
-absl::StatusOr<std::string> RenderFrame(v1::StreamFrame frame, absl::string_view data_json) {
+absl::StatusOr<std::string> RenderFrame(v1::StreamFrame frame, absl::string_view data_json,
+                                        bool binary) {
   std::string value_json;
   if (frame.has_data()) {
     if (!data_json.empty()) {
       return absl::InternalError("a frame with both a data Value and data JSON");
+    }
+    if (binary) {
+      if (!frame.has_timestamp()) StampFrame(&frame);
+      return frame.SerializeAsString();
     }
     if (absl::Status s = Codec().Marshal(frame.data(), &value_json); !s.ok()) {
       return absl::InternalError(
@@ -56,7 +61,7 @@ absl::StatusOr<std::string> RenderFrame(v1::StreamFrame frame, absl::string_view
     frame.clear_data();
     data_json = value_json;
   }
-  return websocket::RenderFrame(std::move(frame), data_json, /*binary=*/false);
+  return websocket::RenderFrame(std::move(frame), data_json, binary);
 }
 
 absl::StatusOr<v1::StreamFrame> WithDataValue(const Frame& frame) {
@@ -84,6 +89,43 @@ absl::Status JsonToMessage(absl::string_view json, google::protobuf::Message* me
         absl::StrCat("decoding ", message->GetTypeName(), ": ", s.message()));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<CallMessage> EncodeCallMessage(const google::protobuf::Message& message,
+                                              bool proto) {
+  CallMessage encoded;
+  encoded.proto = proto;
+  if (proto) {
+    if (!message.SerializeToString(&encoded.bytes)) {
+      return absl::InternalError(absl::StrCat("encoding ", message.GetTypeName(),
+                                              ": not serializable (missing required fields?)"));
+    }
+    return encoded;
+  }
+  auto json = MessageToJson(message);
+  if (!json.ok()) return json.status();
+  encoded.bytes = *std::move(json);
+  return encoded;
+}
+
+absl::Status DecodeCallMessage(const CallMessage& encoded, google::protobuf::Message* message) {
+  if (!encoded.proto) return JsonToMessage(encoded.bytes, message);
+  message->Clear();
+  if (!message->ParseFromString(encoded.bytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("decoding ", message->GetTypeName(), ": not a serialized message"));
+  }
+  return absl::OkStatus();
+}
+
+CallMessage CallMessageOf(const Frame& frame) {
+  if (frame.has_payload) return CallMessage{frame.payload, true};
+  return CallMessage{frame.data_json, false};
+}
+
+std::string RenderCallFrame(v1::StreamFrame frame, CallMessage message) {
+  if (message.proto) return websocket::RenderPayloadFrame(std::move(frame), std::move(message.bytes));
+  return websocket::RenderFrame(std::move(frame), message.bytes, /*binary=*/false);
 }
 
 absl::StatusOr<google::protobuf::Value> ParseJsonValue(absl::string_view json) {

@@ -41,6 +41,9 @@ inline constexpr absl::string_view kPublishedFrame = "published";
 
 // The subprotocol whose frames are StreamFrames in proto3 JSON text frames.
 inline constexpr absl::string_view kJsonSubprotocol = "kei.stream.v1.json";
+// The subprotocol whose frames are serialized StreamFrames in binary frames,
+// a call's messages serialized in `payload`.
+inline constexpr absl::string_view kProtoSubprotocol = "kei.stream.v1.proto";
 // Where keid serves the stream protocol on its HTTP listener.
 inline constexpr absl::string_view kStreamPath = "/api/v1/stream";
 
@@ -49,13 +52,15 @@ inline constexpr absl::string_view kStreamPath = "/api/v1/stream";
 // a message or a Value validates it).
 using Frame = websocket::ParsedFrame;
 
-// Parses one text frame, leaving `data` as JSON text. INVALID_ARGUMENT when it
-// is not a StreamFrame.
-absl::StatusOr<Frame> ParseFrame(absl::string_view text);
-// The text frame for `frame` (its `data`, if set, is written from the Value)
-// or, when `data_json` is not empty, with that JSON as its `data`; stamped
-// with the current time unless it has a timestamp.
-absl::StatusOr<std::string> RenderFrame(v1::StreamFrame frame, absl::string_view data_json = {});
+// Parses one frame (a text frame, or a binary one when `binary`), leaving
+// `data` as JSON text. INVALID_ARGUMENT when it is not a StreamFrame.
+absl::StatusOr<Frame> ParseFrame(absl::string_view message, bool binary = false);
+// The frame for `frame` (its `data`, if set, is written from the Value) or,
+// when `data_json` is not empty, with that JSON as its `data`; a text frame,
+// or a binary one when `binary`; stamped with the current time unless it has
+// a timestamp.
+absl::StatusOr<std::string> RenderFrame(v1::StreamFrame frame, absl::string_view data_json = {},
+                                        bool binary = false);
 // `frame` with its data as a google.protobuf.Value, for application handlers.
 absl::StatusOr<v1::StreamFrame> WithDataValue(const Frame& frame);
 
@@ -73,6 +78,23 @@ absl::StatusOr<std::string> MessageToJson(const google::protobuf::Message& messa
 // A frame's `data` into `message` (replacing its contents); an empty text is
 // the empty message. INVALID_ARGUMENT when it does not fit the message.
 absl::Status JsonToMessage(absl::string_view json, google::protobuf::Message* message);
+
+// A call's request or response message as a connection carries it: protobuf
+// binary in `payload` (proto connections) or proto3 JSON in `data`.
+struct CallMessage {
+  std::string bytes;
+  bool proto = false;
+};
+absl::StatusOr<CallMessage> EncodeCallMessage(const google::protobuf::Message& message,
+                                              bool proto);
+// Replaces `message`'s contents. INVALID_ARGUMENT when the bytes do not fit.
+absl::Status DecodeCallMessage(const CallMessage& encoded, google::protobuf::Message* message);
+// The call message a received frame carries: its payload, else its data (an
+// absent one is the empty message).
+CallMessage CallMessageOf(const Frame& frame);
+// The frame for `frame` carrying `message`: binary with `payload` for a proto
+// message, text with `data` for a JSON one.
+std::string RenderCallFrame(v1::StreamFrame frame, CallMessage message);
 // JSON text to and from a Value, for application payloads.
 absl::StatusOr<google::protobuf::Value> ParseJsonValue(absl::string_view json);
 absl::StatusOr<std::string> ValueToJson(const google::protobuf::Value& value);

@@ -7,9 +7,9 @@ void WsCall::OnFrame(const Frame& frame) {
   if (done_) return;
   const std::string& type = frame.frame.type();
   if (type == kMessageFrame) {
-    messages_.push_back(frame.data_json);
+    messages_.push_back(CallMessageOf(frame));
   } else if (type == kResponseFrame) {
-    messages_.push_back(frame.data_json);
+    messages_.push_back(CallMessageOf(frame));
     done_ = true;
   } else if (type == kEndFrame || type == kErrorFrame) {
     done_ = true;
@@ -26,7 +26,7 @@ void WsCall::Fail(absl::Status status) {
   status_ = std::move(status);
 }
 
-std::optional<std::string> WsCall::NextMessage(absl::Time deadline, bool* timed_out) {
+std::optional<CallMessage> WsCall::NextMessage(absl::Time deadline, bool* timed_out) {
   *timed_out = false;
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !messages_.empty() || done_; };
@@ -35,9 +35,9 @@ std::optional<std::string> WsCall::NextMessage(absl::Time deadline, bool* timed_
     return std::nullopt;
   }
   if (messages_.empty()) return std::nullopt;
-  std::string json = std::move(messages_.front());
+  CallMessage message = std::move(messages_.front());
   messages_.pop_front();
-  return json;
+  return message;
 }
 
 bool WsCall::WaitDone(absl::Time deadline) {

@@ -30,9 +30,9 @@ class WsCall {
   // Ends the call with `status` unless it has ended.
   void Fail(absl::Status status);
   // The next response message, once one arrives or the call ends: the
-  // message's JSON, or nullopt with the call over (then status()). `timed_out`
-  // is set when `deadline` passed first.
-  std::optional<std::string> NextMessage(absl::Time deadline, bool* timed_out);
+  // message as it was carried, or nullopt with the call over (then status()).
+  // `timed_out` is set when `deadline` passed first.
+  std::optional<CallMessage> NextMessage(absl::Time deadline, bool* timed_out);
   // Waits until the call has ended (true) or `deadline` passed (false).
   bool WaitDone(absl::Time deadline);
   // Takes one unit of send credit, waiting for the server to grant some: false
@@ -45,7 +45,7 @@ class WsCall {
  private:
   const std::string id_;
   mutable absl::Mutex mu_;
-  std::deque<std::string> messages_ ABSL_GUARDED_BY(mu_);
+  std::deque<CallMessage> messages_ ABSL_GUARDED_BY(mu_);
   uint64_t send_credit_ ABSL_GUARDED_BY(mu_);
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);

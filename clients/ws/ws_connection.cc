@@ -198,6 +198,9 @@ class WsConnection::Impl {
     websocket::response_type response;
     {
       auto headers = HandshakeHeaders(options_);
+      const std::string offered =
+          options_.proto_frames ? absl::StrCat(kProtoSubprotocol, ", ", kJsonSubprotocol)
+                                : std::string(kJsonSubprotocol);
       WithWs([&](auto& ws) {
         websocket::stream_base::timeout timeouts;
         timeouts.handshake_timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -205,10 +208,9 @@ class WsConnection::Impl {
         timeouts.idle_timeout = websocket::stream_base::none();
         timeouts.keep_alive_pings = false;
         ws.set_option(timeouts);
-        ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
+        ws.set_option(websocket::stream_base::decorator([headers, offered](websocket::request_type& req) {
           req.set(beast::http::field::user_agent, "kei-ws-client/1");
-          req.set(beast::http::field::sec_websocket_protocol,
-                  beast::string_view(kJsonSubprotocol.data(), kJsonSubprotocol.size()));
+          req.set(beast::http::field::sec_websocket_protocol, offered);
           for (const auto& [name, value] : headers) req.insert(name, value);
         }));
         if (options_.compression) {
@@ -243,12 +245,14 @@ class WsConnection::Impl {
       auto chosen = response.find(beast::http::field::sec_websocket_protocol);
       if (chosen != response.end()) {
         *subprotocol = std::string(View(chosen->value()));
-        if (*subprotocol != kJsonSubprotocol) {
+        const bool proto = options_.proto_frames && *subprotocol == kProtoSubprotocol;
+        if (!proto && *subprotocol != kJsonSubprotocol) {
           DropSocket();
-          return absl::UnavailableError(
-              absl::StrCat("the server chose subprotocol '", *subprotocol, "'; expected '",
-                           kJsonSubprotocol, "'"));
+          return absl::UnavailableError(absl::StrCat("the server chose subprotocol '",
+                                                     *subprotocol, "', which was not offered"));
         }
+        binary_ = proto;
+        WithWs([&](auto& ws) { ws.binary(proto); });
       }
     }
     // The welcome frame.
@@ -279,7 +283,7 @@ class WsConnection::Impl {
       }
       std::string text = beast::buffers_to_string(read_buffer_.data());
       read_buffer_.consume(read_buffer_.size());
-      auto frame = ParseFrame(text);
+      auto frame = ParseFrame(text, binary_);
       if (frame.ok() && frame->frame.type() == kWelcomeFrame) {
         if (auto full = WithDataValue(*frame); full.ok()) *welcome = ParseWelcome(*full);
       }
@@ -309,20 +313,33 @@ class WsConnection::Impl {
 
   absl::Status Send(v1::StreamFrame frame, absl::string_view data_json) {
     const std::string type = frame.type();
-    auto text = RenderFrame(std::move(frame), data_json);
+    auto text = RenderFrame(std::move(frame), data_json, binary_);
     if (!text.ok()) return text.status();
+    return Queue(type, *std::move(text));
+  }
+
+  absl::Status SendCall(v1::StreamFrame frame, CallMessage message) {
+    if (message.proto != binary_) {
+      return absl::UnavailableError(
+          "the stream connection was replaced by one with another encoding; try again");
+    }
+    const std::string type = frame.type();
+    return Queue(type, RenderCallFrame(std::move(frame), std::move(message)));
+  }
+
+  absl::Status Queue(const std::string& type, std::string text) {
     size_t limit = options_.max_message_bytes;
     if (welcome_.max_message_bytes > 0) {
       limit = std::min(limit, static_cast<size_t>(welcome_.max_message_bytes));
     }
-    if (text->size() > limit) {
+    if (text.size() > limit) {
       return absl::ResourceExhaustedError(absl::StrCat("a ", type, " frame of ",
-                                                       text->size(), " bytes exceeds the limit of ",
+                                                       text.size(), " bytes exceeds the limit of ",
                                                        limit));
     }
     absl::MutexLock lock(&mu_);
     if (state_ != State::kOpen) return absl::UnavailableError("the stream connection is closed");
-    queue_.push_back(*std::move(text));
+    queue_.push_back(std::move(text));
     if (!writing_) {
       writing_ = true;
       asio::post(ioc_, [this] { WriteNext(); });
@@ -409,7 +426,8 @@ class WsConnection::Impl {
     }
     // A flat buffer holds the message in one piece: parsed in place.
     const auto data = read_buffer_.data();
-    auto frame = ParseFrame(absl::string_view(static_cast<const char*>(data.data()), data.size()));
+    auto frame = ParseFrame(absl::string_view(static_cast<const char*>(data.data()), data.size()),
+                            binary_);
     read_buffer_.consume(read_buffer_.size());
     if (frame.ok()) Deliver(*frame);
     if (!finalized_) ReadNext();
@@ -547,6 +565,7 @@ class WsConnection::Impl {
   std::atomic<bool> detached_{false};
   // io thread only:
   std::vector<Frame> pending_;
+  bool binary_ = false;  // set by Open: kei.stream.v1.proto was chosen
   std::string current_;
   bool finalized_ = false;
   bool close_sent_ = false;
@@ -589,6 +608,10 @@ WsConnection::~WsConnection() {
 
 absl::Status WsConnection::Send(v1::StreamFrame frame, absl::string_view data_json) {
   return impl_->Send(std::move(frame), data_json);
+}
+
+absl::Status WsConnection::SendCall(v1::StreamFrame frame, CallMessage message) {
+  return impl_->SendCall(std::move(frame), std::move(message));
 }
 
 void WsConnection::Close() {

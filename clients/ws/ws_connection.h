@@ -2,8 +2,9 @@
 // (docs/websocket-protocol.md) over Boost.Beast: ws:// or wss:// (TLS with
 // certificate verification on by default, a CA file, a client certificate for
 // mutual TLS), the handshake headers that authenticate it, the
-// kei.stream.v1.json subprotocol, optional permessage-deflate, a message size
-// limit, keepalive pings and a bounded close.
+// kei.stream.v1.proto subprotocol (binary frames, call messages serialized)
+// or kei.stream.v1.json, optional permessage-deflate, a message size limit,
+// keepalive pings and a bounded close.
 //
 // Connect returns once the server's `welcome` frame has arrived. A background
 // io thread then reads frames and hands each parsed Frame (`data` left as
@@ -40,6 +41,10 @@ struct WsConnectionOptions {
   Metadata headers;
   // Offer permessage-deflate.
   bool compression = false;
+  // Offer kei.stream.v1.proto before kei.stream.v1.json: binary frames, call
+  // messages in protobuf binary. False (or a server that picks JSON) gives
+  // JSON text frames.
+  bool proto_frames = true;
   // Larger incoming messages close the connection (1009); larger outgoing
   // frames are refused with RESOURCE_EXHAUSTED.
   size_t max_message_bytes = 1 << 20;
@@ -89,6 +94,12 @@ class WsConnection {
   // its data when not empty (see RenderFrame). UNAVAILABLE once the connection
   // is closing or closed; RESOURCE_EXHAUSTED over the size limit.
   absl::Status Send(v1::StreamFrame frame, absl::string_view data_json = {});
+  // Queues a frame carrying a call's message, which must be encoded as this
+  // connection carries them (proto_frames()); UNAVAILABLE when it is not.
+  absl::Status SendCall(v1::StreamFrame frame, CallMessage message);
+  // Whether the server chose kei.stream.v1.proto: call messages travel as
+  // serialized protobuf.
+  bool proto_frames() const { return subprotocol_ == kProtoSubprotocol; }
   // Sends the queued frames, then a 1000 close, and waits up to close_timeout
   // for the server's close before dropping the socket. Idempotent.
   void Close();

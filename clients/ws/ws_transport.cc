@@ -109,13 +109,17 @@ class WsClientStream final : public ClientStream {
       if (timed_out) Abandon(absl::DeadlineExceededError("deadline exceeded waiting for send credit"));
       return false;
     }
-    auto json = ws::MessageToJson(message);
-    if (!json.ok()) {
-      Abandon(json.status());
+    auto encoded = transport_->EncodeCallMessage(message);
+    if (!encoded.ok()) {
+      if (encoded.status().code() == absl::StatusCode::kUnavailable) {
+        call_->Fail(encoded.status());
+      } else {
+        Abandon(encoded.status());
+      }
       return false;
     }
-    if (absl::Status s =
-            transport_->SendFrame(ControlFrame(ws::kMessageFrame, call_->id()), *json);
+    if (absl::Status s = transport_->SendCallFrame(ControlFrame(ws::kMessageFrame, call_->id()),
+                                                   *std::move(encoded));
         !s.ok()) {
       if (s.code() == absl::StatusCode::kResourceExhausted) Abandon(s);
       else call_->Fail(s);
@@ -144,13 +148,13 @@ class WsClientStream final : public ClientStream {
     }
     if (call_ == nullptr) return false;
     bool timed_out = false;
-    std::optional<std::string> json = call_->NextMessage(wait_bound_, &timed_out);
+    std::optional<ws::CallMessage> received = call_->NextMessage(wait_bound_, &timed_out);
     if (timed_out) {
       Abandon(absl::DeadlineExceededError("deadline exceeded"));
       return false;
     }
-    if (!json.has_value()) return false;
-    if (absl::Status s = ws::JsonToMessage(*json, message); !s.ok()) {
+    if (!received.has_value()) return false;
+    if (absl::Status s = ws::DecodeCallMessage(*received, message); !s.ok()) {
       Abandon(absl::InternalError(absl::StrCat("decoding the response message: ", s.message())));
       return false;
     }
@@ -168,12 +172,12 @@ class WsClientStream final : public ClientStream {
     // stuck waiting for credit the caller will not give).
     while (!call_->done()) {
       bool timed_out = false;
-      std::optional<std::string> json = call_->NextMessage(wait_bound_, &timed_out);
+      std::optional<ws::CallMessage> received = call_->NextMessage(wait_bound_, &timed_out);
       if (timed_out) {
         Abandon(absl::DeadlineExceededError("deadline exceeded"));
         break;
       }
-      if (!json.has_value()) break;
+      if (!received.has_value()) break;
       GrantCredit();
     }
     return call_->status();
@@ -194,20 +198,21 @@ class WsClientStream final : public ClientStream {
     uint32_t credit = method_.kind == StreamKind::kUnary ? 0 : window_;
     auto frame = CallFrame(id, method_, options_, deadline_, credit);
     absl::Status status = frame.status();
-    std::string request_json;
-    if (status.ok() && request != nullptr) {
-      auto json = ws::MessageToJson(*request);
-      if (json.ok()) request_json = *std::move(json);
-      status = json.status();
-    }
     if (status.ok()) status = transport_->Connect();
+    // Encoded for the connection just opened (its subprotocol decides how).
+    std::optional<ws::CallMessage> encoded;
+    if (status.ok() && request != nullptr) {
+      auto e = transport_->EncodeCallMessage(*request);
+      if (e.ok()) encoded = *std::move(e);
+      status = e.status();
+    }
     if (!status.ok()) {
       failed_local_ = true;
       local_status_ = status;
       return status;
     }
     auto call = std::make_shared<WsCall>(id, transport_->welcome().initial_credit);
-    status = transport_->StartCall(call, *std::move(frame), request_json);
+    status = transport_->StartCall(call, *std::move(frame), std::move(encoded));
     if (!status.ok()) {
       failed_local_ = true;
       local_status_ = status;
@@ -294,6 +299,7 @@ absl::Status WsTransport::Connect() {
   options.config = config_;
   options.headers = options_.headers;
   options.compression = options_.compression;
+  options.proto_frames = options_.proto_frames;
   options.max_message_bytes = options_.max_message_bytes;
   options.connect_timeout = options_.connect_timeout;
   options.ping_interval = options_.ping_interval;
@@ -311,6 +317,7 @@ absl::Status WsTransport::Connect() {
       return connection.status();
     }
     welcome_ = (*connection)->welcome();
+    proto_frames_ = (*connection)->proto_frames();
     connection_ = *std::move(connection);
     ++connections_opened_;
     if (closed_generation_ == generation) {
@@ -377,20 +384,47 @@ void WsTransport::SetConnectionObserver(ConnectionObserver observer) {
   connection_observer_ = std::make_shared<ConnectionObserver>(std::move(observer));
 }
 
+bool WsTransport::proto_frames() const {
+  absl::MutexLock lock(&mu_);
+  return proto_frames_;
+}
+
 ws::WelcomeInfo WsTransport::welcome() const {
   absl::MutexLock lock(&mu_);
   return welcome_;
 }
 
+absl::StatusOr<ws::CallMessage> WsTransport::EncodeCallMessage(const Message& message) {
+  bool proto;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!connected_ || connection_ == nullptr) {
+      return absl::UnavailableError("the stream connection is not open");
+    }
+    proto = proto_frames_;
+  }
+  return ws::EncodeCallMessage(message, proto);
+}
+
+absl::Status WsTransport::SendCallFrame(v1::StreamFrame frame, ws::CallMessage message) {
+  absl::MutexLock lock(&mu_);
+  if (!connected_ || connection_ == nullptr) {
+    return absl::UnavailableError("the stream connection is not open");
+  }
+  return connection_->SendCall(std::move(frame), std::move(message));
+}
+
 absl::Status WsTransport::StartCall(const std::shared_ptr<WsCall>& call, v1::StreamFrame frame,
-                                    absl::string_view data_json) {
+                                    std::optional<ws::CallMessage> request) {
   absl::MutexLock lock(&mu_);
   if (!connected_ || connection_ == nullptr) {
     return absl::UnavailableError("the stream connection is not open");
   }
   call->generation = generation_;
   calls_[call->id()] = call;
-  absl::Status status = connection_->Send(std::move(frame), data_json);
+  absl::Status status = request.has_value()
+                            ? connection_->SendCall(std::move(frame), *std::move(request))
+                            : connection_->Send(std::move(frame));
   if (!status.ok()) calls_.erase(call->id());
   return status;
 }
@@ -465,19 +499,20 @@ AttemptOutcome WsTransport::Unary(const MethodInfo& method, const Message& reque
     outcome.status = frame.status();
     return outcome;
   }
-  auto request_json = ws::MessageToJson(request);
-  if (!request_json.ok()) {
-    outcome.status = request_json.status();
-    return outcome;
-  }
   if (absl::Status s = Connect(); !s.ok()) {
     outcome.status = s;
     // Credentials or certificates will not change on a retry.
     if (s.code() != absl::StatusCode::kUnavailable) outcome.pushback = absl::Milliseconds(-1);
     return outcome;
   }
+  // Encoded for the connection just opened (its subprotocol decides how).
+  auto encoded = EncodeCallMessage(request);
+  if (!encoded.ok()) {
+    outcome.status = encoded.status();
+    return outcome;
+  }
   auto call = std::make_shared<WsCall>(id, 0);
-  if (absl::Status s = StartCall(call, *std::move(frame), *request_json); !s.ok()) {
+  if (absl::Status s = StartCall(call, *std::move(frame), *std::move(encoded)); !s.ok()) {
     outcome.status = s;
     if (s.code() == absl::StatusCode::kResourceExhausted) outcome.pushback = absl::Milliseconds(-1);
     return outcome;
@@ -491,12 +526,12 @@ AttemptOutcome WsTransport::Unary(const MethodInfo& method, const Message& reque
   outcome.status = call->status();
   if (!outcome.status.ok()) return outcome;
   bool timed_out = false;
-  std::optional<std::string> json = call->NextMessage(absl::Now(), &timed_out);
-  if (!json.has_value()) {
+  std::optional<ws::CallMessage> received = call->NextMessage(absl::Now(), &timed_out);
+  if (!received.has_value()) {
     outcome.status = absl::InternalError("the call ended without a response");
     return outcome;
   }
-  if (absl::Status s = ws::JsonToMessage(*json, response); !s.ok()) {
+  if (absl::Status s = ws::DecodeCallMessage(*received, response); !s.ok()) {
     outcome.status = absl::InternalError(absl::StrCat("decoding the response: ", s.message()));
   }
   return outcome;

@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -37,6 +38,9 @@ struct WsTransportOptions {
   Metadata headers;
   // Offer permessage-deflate.
   bool compression = false;
+  // Ask for kei.stream.v1.proto: binary frames, call messages in protobuf
+  // binary (the server may still choose JSON). False: JSON text frames.
+  bool proto_frames = true;
   size_t max_message_bytes = 1 << 20;
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Duration ping_interval = absl::Seconds(30);
@@ -87,6 +91,11 @@ class WsTransport final : public Transport,
   // Sends one frame on the open connection (UNAVAILABLE when there is none),
   // with `data_json` as its data when not empty.
   absl::Status SendFrame(v1::StreamFrame frame, absl::string_view data_json = {});
+  // A call's message encoded as the open connection carries them (protobuf
+  // binary or proto3 JSON); UNAVAILABLE when there is no connection.
+  absl::StatusOr<ws::CallMessage> EncodeCallMessage(const google::protobuf::Message& message);
+  // Sends a frame carrying a call's message.
+  absl::Status SendCallFrame(v1::StreamFrame frame, ws::CallMessage message);
   // Frames with `id` go to `handler` until RemoveRoute, across reconnects.
   // Handlers and observers run on the connection's io thread: no blocking.
   void AddRoute(const std::string& id, FrameHandler handler);
@@ -97,6 +106,9 @@ class WsTransport final : public Transport,
   void SetConnectionObserver(ConnectionObserver observer);
   // What the current (or last) connection's server announced.
   ws::WelcomeInfo welcome() const;
+  // Whether the current (or last) connection carries call messages as
+  // serialized protobuf (the server chose kei.stream.v1.proto).
+  bool proto_frames() const;
   // Connections opened so far.
   int connections_opened() const { return connections_opened_.load(); }
   const WsTransportOptions& options() const { return options_; }
@@ -104,7 +116,7 @@ class WsTransport final : public Transport,
 
   // For the call objects: registers `call` and sends its first frame.
   absl::Status StartCall(const std::shared_ptr<ws::WsCall>& call, v1::StreamFrame frame,
-                         absl::string_view data_json = {});
+                         std::optional<ws::CallMessage> request);
   void EndCall(const std::string& id);
 
  private:
@@ -122,6 +134,7 @@ class WsTransport final : public Transport,
   mutable absl::Mutex mu_;
   std::unique_ptr<ws::WsConnection> connection_ ABSL_GUARDED_BY(mu_);
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
+  bool proto_frames_ ABSL_GUARDED_BY(mu_) = false;  // the connection's choice
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t closed_generation_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_failure_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -336,21 +336,91 @@ TEST_F(WebSocketServerTest, BinaryFrameOnJsonConnectionClosesWith1003) {
   EXPECT_EQ(client->close_code(), 1003);
 }
 
-TEST_F(WebSocketServerTest, ProtoSubprotocolUsesBinaryFrames) {
+TEST_F(WebSocketServerTest, ProtoSubprotocolCarriesCallMessagesSerialized) {
   WsTestClientOptions o;
   o.subprotocol = "kei.stream.v1.proto";
   auto client = MustConnect(t_, o);
   ASSERT_NE(client, nullptr);
   EXPECT_EQ(client->subprotocol(), "kei.stream.v1.proto");
-  v1::StreamFrame call;
-  call.set_type("call");
-  call.set_id("1");
+  auto frame = [](const char* type, const char* id) {
+    v1::StreamFrame f;
+    f.set_type(type);
+    f.set_id(id);
+    return f;
+  };
+  // Unary: the request and the response are serialized messages in `payload`.
+  test::v1::EchoRequest request;
+  request.set_text("bin");
+  v1::StreamFrame call = frame("call", "1");
   call.set_method("kei.test.v1.EchoService/Echo");
-  (*call.mutable_data()->mutable_struct_value()->mutable_fields())["text"].set_string_value("bin");
+  call.set_payload(request.SerializeAsString());
   ASSERT_TRUE(client->Send(call.SerializeAsString(), /*binary=*/true).ok());
   auto response = client->ReadType("response", "1");
   ASSERT_TRUE(response.ok()) << response.status();
-  EXPECT_THAT(response->data_json, HasSubstr(R"("text":"bin")"));
+  ASSERT_TRUE(response->has_payload);
+  EXPECT_FALSE(response->has_data);
+  test::v1::EchoResponse echoed;
+  ASSERT_TRUE(echoed.ParseFromString(response->payload));
+  EXPECT_EQ(echoed.text(), "bin");
+
+  // Bidi: each message frame's payload, and the empty message as no payload.
+  v1::StreamFrame chat = frame("call", "2");
+  chat.set_method("kei.test.v1.EchoService/Chat");
+  ASSERT_TRUE(client->Send(chat.SerializeAsString(), true).ok());
+  v1::StreamFrame message = frame("message", "2");
+  request.set_text("two");
+  message.set_payload(request.SerializeAsString());
+  ASSERT_TRUE(client->Send(message.SerializeAsString(), true).ok());
+  ASSERT_TRUE(client->Send(frame("message", "2").SerializeAsString(), true).ok());
+  for (const char* text : {"two", ""}) {
+    auto m = client->ReadType("message", "2");
+    ASSERT_TRUE(m.ok()) << m.status();
+    ASSERT_TRUE(m->has_payload);
+    ASSERT_TRUE(echoed.ParseFromString(m->payload));
+    EXPECT_EQ(echoed.text(), text);
+  }
+  ASSERT_TRUE(client->Send(frame("half_close", "2").SerializeAsString(), true).ok());
+  auto end = client->ReadType("end", "2");
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_EQ(end->frame.code(), "ok");
+
+  // A call message as JSON `data` is refused here, naming `payload`; a
+  // payload that is not the message is the call's INVALID_ARGUMENT.
+  v1::StreamFrame json_call = frame("call", "3");
+  json_call.set_method("kei.test.v1.EchoService/Echo");
+  (*json_call.mutable_data()->mutable_struct_value()->mutable_fields())["text"].set_string_value("x");
+  ASSERT_TRUE(client->Send(json_call.SerializeAsString(), true).ok());
+  auto refused = client->ReadType("error", "3");
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->frame.code(), "invalid_argument");
+  EXPECT_THAT(refused->frame.message(), HasSubstr("payload"));
+  v1::StreamFrame garbage = frame("call", "4");
+  garbage.set_method("kei.test.v1.EchoService/Echo");
+  garbage.set_payload("\xff\xff\xff");
+  ASSERT_TRUE(client->Send(garbage.SerializeAsString(), true).ok());
+  auto bad = client->ReadType("error", "4");
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_EQ(bad->frame.code(), "invalid_argument");
+
+  // Topics keep JSON data on proto connections.
+  v1::StreamFrame publish = frame("publish", "5");
+  publish.set_topic("bin.room");
+  (*publish.mutable_data()->mutable_struct_value()->mutable_fields())["n"].set_number_value(1);
+  ASSERT_TRUE(client->Send(publish.SerializeAsString(), true).ok());
+  auto published = client->ReadType("published", "5");
+  ASSERT_TRUE(published.ok()) << published.status();
+  EXPECT_EQ(published->frame.sequence(), 1u);
+}
+
+TEST_F(WebSocketServerTest, JsonFramesRefusePayload) {
+  auto client = MustConnect(t_);
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Send(R"({"type":"call","id":"1","method":"kei.test.v1.EchoService/Echo",)"
+                           R"("payload":"CgNiaW4="})").ok());
+  auto error = client->ReadType("error");
+  ASSERT_TRUE(error.ok()) << error.status();
+  EXPECT_EQ(error->frame.code(), "invalid_argument");
+  EXPECT_THAT(error->frame.message(), HasSubstr("payload"));
 }
 
 TEST_F(WebSocketServerTest, TopicsFanOutToEverySubscriber) {

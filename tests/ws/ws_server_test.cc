@@ -1,12 +1,15 @@
 // The WebSocket client side against a real kei::Server's stream endpoint
 // (/api/v1/stream on the HTTP listener): KEIRPCClient over ws://, every
-// stream kind, errors, and KEIStreamClient topics.
+// stream kind in both encodings (proto and JSON frames), errors, and
+// KEIStreamClient topics.
 #include <algorithm>
 #include <atomic>
 
 #include "clients/kei_rpc_client.h"
+#include "cc/registry/descriptor_registry.h"
 #include "clients/stream/kei_stream_client.h"
 #include "clients/ws/stream_frame_codec.h"
+#include "clients/ws/ws_transport.h"
 #include "gtest/gtest.h"
 #include "tests/integration/test_services.h"
 
@@ -89,6 +92,48 @@ TEST_F(WsServerTest, StreamsOfEveryKind) {
   chat->Cancel();
   EXPECT_EQ(chat->Finish().code(), absl::StatusCode::kCancelled);
   EXPECT_TRUE(server_.echo->handler_stopped.WaitForNotificationWithTimeout(absl::Seconds(5)));
+}
+
+// The transport asks for proto frames by default and can be told to use
+// JSON; calls behave the same either way.
+TEST_F(WsServerTest, CallMessagesInProtoAndJsonFrames) {
+  for (bool proto : {true, false}) {
+    SCOPED_TRACE(proto ? "proto frames" : "JSON frames");
+    WsTransportOptions options;
+    options.proto_frames = proto;
+    auto endpoint = ParseEndpoint(WsUrl());
+    ASSERT_TRUE(endpoint.ok());
+    auto transport = WsTransport::Create(*endpoint, ClientConfig(), options);
+    ASSERT_TRUE(transport.ok()) << transport.status();
+    const auto& registry = DescriptorRegistry::Default();
+    test::v1::EchoRequest request;
+    request.set_text("h\u00e9llo \"x\"\n");
+    test::v1::EchoResponse response;
+    AttemptOutcome outcome =
+        (*transport)->Unary(*registry.FindMethod("kei.test.v1.EchoService/Echo"), request,
+                            &response, CallOptions());
+    ASSERT_TRUE(outcome.status.ok()) << outcome.status;
+    EXPECT_EQ(response.text(), request.text());
+    EXPECT_EQ((*transport)->proto_frames(), proto);
+    request.set_text("fail");
+    outcome = (*transport)->Unary(*registry.FindMethod("kei.test.v1.EchoService/Echo"), request,
+                                  &response, CallOptions());
+    EXPECT_EQ(outcome.status.code(), absl::StatusCode::kFailedPrecondition);
+
+    // Bidi, including the empty message (no payload on proto frames).
+    auto chat = (*transport)->OpenStream(*registry.FindMethod("kei.test.v1.EchoService/Chat"),
+                                         CallOptions());
+    ASSERT_TRUE(chat.ok()) << chat.status();
+    for (const char* text : {"one", "", "three"}) {
+      request.set_text(text);
+      ASSERT_TRUE((*chat)->Write(request));
+      ASSERT_TRUE((*chat)->Read(&response));
+      EXPECT_EQ(response.text(), text);
+    }
+    ASSERT_TRUE((*chat)->CloseSend());
+    EXPECT_FALSE((*chat)->Read(&response));
+    EXPECT_TRUE((*chat)->Finish().ok());
+  }
 }
 
 TEST_F(WsServerTest, TopicsPublishSubscribeResume) {
