@@ -29,6 +29,7 @@ size_t SkipString(absl::string_view s, size_t i) {
     p = json_internal::SkipPlainStringBytes(p, end);
     if (p == end) break;
     if (*p == '"') return static_cast<size_t>(p - begin) + 1;
+    if (*p == '\\' && end - p < 2) break;  // a lone backslash at the end
     p += *p == '\\' ? 2 : 1;  // an escape, or a control or non-ASCII byte
   }
   return absl::string_view::npos;
@@ -108,6 +109,15 @@ bool SplitData(absl::string_view s, std::string* envelope, absl::string_view* da
   return SkipSpace(s, i + 1) == s.size();
 }
 
+// Moves the frame's payload out (whoever reads the frame decides whether
+// this connection takes one).
+void TakePayload(ParsedFrame& parsed) {
+  if (!parsed.frame.has_payload()) return;
+  parsed.has_payload = true;
+  parsed.payload = std::move(*parsed.frame.mutable_payload());
+  parsed.frame.clear_payload();
+}
+
 }  // namespace
 
 absl::StatusOr<ParsedFrame> ParseFrame(absl::string_view message, bool binary) {
@@ -116,11 +126,7 @@ absl::StatusOr<ParsedFrame> ParseFrame(absl::string_view message, bool binary) {
     if (!parsed.frame.ParseFromArray(message.data(), static_cast<int>(message.size()))) {
       return absl::InvalidArgumentError("frame: not a serialized kei.v1.StreamFrame");
     }
-    if (parsed.frame.has_payload()) {
-      parsed.has_payload = true;
-      parsed.payload = std::move(*parsed.frame.mutable_payload());
-      parsed.frame.clear_payload();
-    }
+    TakePayload(parsed);
   } else {
     std::string envelope;
     absl::string_view data;
@@ -129,10 +135,7 @@ absl::StatusOr<ParsedFrame> ParseFrame(absl::string_view message, bool binary) {
       absl::Status s = JsonCodec().Unmarshal(envelope, &parsed.frame);
       if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("frame: ", s.message()));
       if (parsed.frame.type().empty()) return absl::InvalidArgumentError("frame: type is required");
-      if (parsed.frame.has_payload()) {
-        return absl::InvalidArgumentError(
-            "frame: payload is for kei.stream.v1.proto connections; JSON frames carry data");
-      }
+      TakePayload(parsed);
       parsed.has_data = has_data;
       if (has_data) parsed.data_json = std::string(data);
       return parsed;
@@ -141,10 +144,7 @@ absl::StatusOr<ParsedFrame> ParseFrame(absl::string_view message, bool binary) {
     if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("frame: ", s.message()));
   }
   if (parsed.frame.type().empty()) return absl::InvalidArgumentError("frame: type is required");
-  if (!binary && parsed.frame.has_payload()) {
-    return absl::InvalidArgumentError(
-        "frame: payload is for kei.stream.v1.proto connections; JSON frames carry data");
-  }
+  TakePayload(parsed);
   if (parsed.frame.has_data()) {
     parsed.has_data = true;
     if (auto s = JsonCodec().Marshal(parsed.frame.data(), &parsed.data_json); !s.ok()) {

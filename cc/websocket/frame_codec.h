@@ -21,8 +21,8 @@ struct ParsedFrame {
   // the client's bytes, checked for structure only: decode it (method codec,
   // JsonCodec into a Value) before trusting it.
   std::string data_json;
-  // Binary frames only: the frame's `payload` (a call's message, serialized),
-  // moved out of `frame`.
+  // The frame's `payload` (a call's message, serialized; only proto
+  // connections take one), moved out of `frame`.
   bool has_payload = false;
   std::string payload;
 };

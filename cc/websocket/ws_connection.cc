@@ -216,8 +216,11 @@ void WsConnection::Start() {
   frame.set_type("welcome");
   const WebSocketOptions& o = endpoint_.options;
   Send(std::move(frame),
-       absl::StrCat(R"({"protocol":"kei.stream.v1","encoding":")", binary_ ? "proto" : "json",
-                    R"(","maxMessageBytes":)", o.max_message_bytes, R"(,"sendQueueBytes":)",
+       absl::StrCat(R"({"protocol":"kei.stream.v1","encoding":")",
+                    // "payload": call messages travel serialized in `payload`
+                    // (older servers put them in `data` on proto connections).
+                    binary_ ? R"(proto","payload":true,"maxMessageBytes":)"
+                            : R"(json","maxMessageBytes":)", o.max_message_bytes, R"(,"sendQueueBytes":)",
                     o.send_queue_bytes, R"(,"initialCredit":)", o.initial_credit, "}"));
 }
 
@@ -257,6 +260,11 @@ std::string WsConnection::RenderCallFrame(v1::StreamFrame frame, std::string mes
 absl::StatusOr<std::optional<std::string>> WsConnection::TakeCallMessage(
     ParsedFrame& parsed) const {
   if (!binary_) {
+    if (parsed.has_payload) {
+      return absl::InvalidArgumentError(
+          "payload: JSON connections carry a call's messages as JSON in data (payload is for "
+          "kei.stream.v1.proto connections)");
+    }
     if (!parsed.has_data) return std::nullopt;
     return std::move(parsed.data_json);
   }

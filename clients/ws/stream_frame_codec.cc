@@ -183,6 +183,7 @@ WelcomeInfo ParseWelcome(const v1::StreamFrame& frame) {
   if (auto v = number("initialCredit", "initial_credit"); v && *v > 0) {
     info.initial_credit = static_cast<uint32_t>(*v);
   }
+  if (auto it = fields.find("payload"); it != fields.end()) info.payload = it->second.bool_value();
   return info;
 }
 

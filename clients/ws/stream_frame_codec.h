@@ -110,6 +110,9 @@ struct WelcomeInfo {
   int64_t send_queue_bytes = 4 << 20;
   // How many request messages a call may send before the server grants more.
   uint32_t initial_credit = 64;
+  // On proto connections: call messages travel serialized in `payload`
+  // (older servers carried them as JSON values in `data`).
+  bool payload = false;
 };
 // Reads a welcome frame's data; fields it lacks keep their defaults.
 WelcomeInfo ParseWelcome(const v1::StreamFrame& frame);

@@ -289,6 +289,12 @@ class WsConnection::Impl {
       }
       if (frame.ok()) pending_.push_back(*std::move(frame));
     }
+    if (binary_ && !welcome->payload) {
+      DropSocket();
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the server at ", authority, " chose kei.stream.v1.proto but does not carry call "
+          "messages in payload (an older server); connect with proto_frames = false"));
+    }
     welcome_ = *welcome;
     return absl::OkStatus();
   }
@@ -565,7 +571,9 @@ class WsConnection::Impl {
   std::atomic<bool> detached_{false};
   // io thread only:
   std::vector<Frame> pending_;
-  bool binary_ = false;  // set by Open: kei.stream.v1.proto was chosen
+  // Set by Open (kei.stream.v1.proto was chosen) before the io thread starts
+  // and the connection is handed out; read-only afterwards, from any thread.
+  bool binary_ = false;
   std::string current_;
   bool finalized_ = false;
   bool close_sent_ = false;

@@ -417,7 +417,7 @@ TEST_F(WebSocketServerTest, JsonFramesRefusePayload) {
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->Send(R"({"type":"call","id":"1","method":"kei.test.v1.EchoService/Echo",)"
                            R"("payload":"CgNiaW4="})").ok());
-  auto error = client->ReadType("error");
+  auto error = client->ReadType("error", "1");  // the call hears it
   ASSERT_TRUE(error.ok()) << error.status();
   EXPECT_EQ(error->frame.code(), "invalid_argument");
   EXPECT_THAT(error->frame.message(), HasSubstr("payload"));

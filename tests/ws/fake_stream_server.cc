@@ -80,13 +80,17 @@ class FakeStreamServer::Impl {
 
   void Serve(Conn& conn) {
     beast::error_code ec;
-    conn.ws->set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-      res.set(beast::http::field::sec_websocket_protocol, "kei.stream.v1.json");
-    }));
     beast::http::request<beast::http::string_body> req;
     beast::flat_buffer buffer;
     beast::http::read(conn.ws->next_layer(), buffer, req, ec);
     if (ec) return;
+    const bool proto = older_proto_.load() &&
+                       std::string(req[beast::http::field::sec_websocket_protocol])
+                               .find("kei.stream.v1.proto") != std::string::npos;
+    conn.ws->set_option(websocket::stream_base::decorator([proto](websocket::response_type& res) {
+      res.set(beast::http::field::sec_websocket_protocol,
+              proto ? "kei.stream.v1.proto" : "kei.stream.v1.json");
+    }));
     {
       absl::MutexLock lock(&mu_);
       auto it = req.find(beast::http::field::authorization);
@@ -99,6 +103,11 @@ class FakeStreamServer::Impl {
     auto data = ws::ParseJsonValue(
         R"({"protocol":"kei.stream.v1","maxMessageBytes":1048576,"initialCredit":4})");
     *welcome.mutable_data() = *data;
+    if (proto) {
+      conn.ws->binary(true);
+      conn.ws->write(asio::buffer(welcome.SerializeAsString()), ec);
+      return;  // the client is expected to leave
+    }
     Send(conn, welcome);
     while (true) {
       beast::flat_buffer in;
@@ -123,6 +132,7 @@ class FakeStreamServer::Impl {
   tcp::acceptor acceptor_;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> older_proto_{false};
   std::atomic<int> accepted_{0};
   std::thread accept_thread_;
   mutable absl::Mutex mu_;
@@ -138,6 +148,7 @@ std::string FakeStreamServer::url() const {
   return absl::StrCat("ws://127.0.0.1:", impl_->port_, "/api/v1/stream");
 }
 void FakeStreamServer::DropConnections() { impl_->DropConnections(); }
+void FakeStreamServer::ActAsOlderProtoServer() { impl_->older_proto_.store(true); }
 int FakeStreamServer::connections_accepted() const { return impl_->accepted_.load(); }
 std::string FakeStreamServer::last_authorization() const {
   absl::MutexLock lock(&impl_->mu_);

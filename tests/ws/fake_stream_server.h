@@ -29,6 +29,10 @@ class FakeStreamServer {
   int connections_accepted() const;
   // The Authorization header of the latest handshake.
   std::string last_authorization() const;
+  // From now on, picks kei.stream.v1.proto when a client offers it and
+  // welcomes it as a server from before call messages moved to `payload` did
+  // (binary frames, no "payload" in the welcome). Set before connecting.
+  void ActAsOlderProtoServer();
 
   class Impl;
 

@@ -156,6 +156,25 @@ class WsFakeServerTest : public ::testing::Test {
   FakeStreamServer server_;
 };
 
+// A server that picks kei.stream.v1.proto but would look for call messages
+// in `data` (no "payload" in its welcome) is refused, never sent messages it
+// would read as empty; asking for JSON frames works with it.
+TEST_F(WsFakeServerTest, RefusesAnOlderProtoServer) {
+  server_.ActAsOlderProtoServer();
+  auto proto = Transport();
+  absl::Status status = proto->Connect();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_NE(status.message().find("proto_frames"), std::string::npos) << status;
+
+  WsTransportOptions options;
+  options.proto_frames = false;
+  auto endpoint = ParseEndpoint(server_.url());
+  auto json = WsTransport::Create(*endpoint, ClientConfig(), options);
+  ASSERT_TRUE(json.ok());
+  EXPECT_TRUE((*json)->Connect().ok());
+  EXPECT_FALSE((*json)->proto_frames());
+}
+
 TEST_F(WsFakeServerTest, KeiRpcClientUnaryOverWsUrl) {
   ClientConfig config;
   config.bearer_token = "t0k";
