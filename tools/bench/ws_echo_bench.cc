@@ -7,9 +7,13 @@
 // "message" (control frames such as welcome, credit or the echoed call are
 // not counted). Prints throughput and round-trip percentiles.
 //
+// --proto 1 speaks kei.stream.v1.proto instead: binary frames, each a
+// serialized StreamFrame whose payload is the serialized SessionRequest
+// (`act echo`); an echo server sends the same bytes back.
+//
 //   ws_echo_bench --url ws://127.0.0.1:PORT/api/v1/stream [--connections 4]
-//                 [--depth 16] [--seconds 3] [--warmup-s 1]
-//                 [--call '"observe":{"source":"a","content":"b"}']   (SessionRequest members)
+//                 [--depth 16] [--seconds 3] [--warmup-s 1] [--proto 0|1]
+//                 [--call '"observe":{"source":"a","content":"b"}']   (SessionRequest members, JSON)
 //
 // Output ends with "KEI_RESULT <messages/s> <p50 us> <p99 us> <errors>".
 #include <algorithm>
@@ -19,12 +23,16 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+
+#include "kei/agent/v1/agent.pb.h"
+#include "kei/v1/stream.pb.h"
 
 namespace {
 
@@ -42,6 +50,7 @@ struct Options {
   int depth = 16;
   double seconds = 3;
   double warmup_s = 1;
+  bool proto = false;
 };
 
 struct Stats {
@@ -63,6 +72,37 @@ std::string Message(long n) {
          "\"," + g_call + "}}";
 }
 
+// The same frames on a kei.stream.v1.proto connection.
+std::string ProtoFrame(const char* type, uint32_t credit, const std::string* payload) {
+  kei::v1::StreamFrame frame;
+  frame.set_type(type);
+  frame.set_id("e");
+  if (credit > 0) frame.set_credit(credit);
+  if (std::string_view(type) == "call") {
+    frame.set_method("kei.agent.v1.AgentService/Session");
+  }
+  if (payload != nullptr) frame.set_payload(*payload);
+  return frame.SerializeAsString();
+}
+
+std::string ProtoMessage(long n) {
+  kei::agent::v1::SessionRequest request;
+  request.set_request_id(std::to_string(n));
+  request.mutable_act()->set_action("echo");
+  (*request.mutable_act()->mutable_params()->mutable_fields())["text"].set_string_value(
+      "hello, echo");
+  const std::string payload = request.SerializeAsString();
+  return ProtoFrame("message", 0, &payload);
+}
+
+// Whether a frame the server sent is a call's message (not a control frame).
+bool IsMessageFrame(std::string_view frame, bool proto) {
+  if (!proto) return frame.find(R"("type":"message")") != std::string_view::npos;
+  kei::v1::StreamFrame parsed;
+  return parsed.ParseFromArray(frame.data(), static_cast<int>(frame.size())) &&
+         parsed.type() == "message";
+}
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(asio::io_context& io, const Options& options, Stats& stats)
@@ -72,12 +112,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     beast::get_lowest_layer(stream_).connect(
         tcp::endpoint(asio::ip::make_address(options_.host), options_.port));
     beast::get_lowest_layer(stream_).set_option(tcp::no_delay(true));
-    stream_.set_option(ws::stream_base::decorator([](ws::request_type& request) {
-      request.set(beast::http::field::sec_websocket_protocol, "kei.stream.v1.json");
+    const bool proto = options_.proto;
+    stream_.set_option(ws::stream_base::decorator([proto](ws::request_type& request) {
+      request.set(beast::http::field::sec_websocket_protocol,
+                  proto ? "kei.stream.v1.proto" : "kei.stream.v1.json");
     }));
     stream_.handshake(options_.host, options_.path);
-    stream_.text(true);
-    Queue(kCall);
+    stream_.text(!proto);
+    Queue(proto ? ProtoFrame("call", 64, nullptr) : std::string(kCall));
     for (int i = 0; i < options_.depth; ++i) SendMessage();
     Read();
   }
@@ -86,7 +128,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   void SendMessage() {
     sent_at_.push_back(Clock::now());
-    Queue(Message(next_++));
+    Queue(options_.proto ? ProtoMessage(next_++) : Message(next_++));
   }
   void Queue(std::string frame) {
     outbox_.push_back(std::move(frame));
@@ -118,7 +160,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       const auto data = self->buffer_.data();
       const std::string_view frame(static_cast<const char*>(data.data()), data.size());
-      if (frame.find(R"("type":"message")") != std::string_view::npos && !self->sent_at_.empty()) {
+      if (IsMessageFrame(frame, self->options_.proto) && !self->sent_at_.empty()) {
         const auto now = Clock::now();
         if (self->stats_.measuring) {
           ++self->stats_.messages;
@@ -128,7 +170,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         self->sent_at_.pop_front();
         if (++self->since_credit_ == 32) {
           self->since_credit_ = 0;
-          self->Queue(kCredit);
+          self->Queue(self->options_.proto ? ProtoFrame("credit", 32, nullptr) : std::string(kCredit));
         }
         if (!self->stopping) self->SendMessage();
       }
@@ -188,6 +230,8 @@ int main(int argc, char** argv) {
       options.seconds = std::atof(value.c_str());
     } else if (flag == "--warmup-s") {
       options.warmup_s = std::atof(value.c_str());
+    } else if (flag == "--proto") {
+      options.proto = value == "1";
     } else if (flag == "--call") {
       g_call = value;
     } else {
