@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cc/codec/json_codec.h"
+#include "cc/codec/proto_codec.h"
 #include "cc/status/code_names.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -13,6 +14,11 @@ namespace {
 
 const JsonCodec& Codec() {
   static const JsonCodec* codec = new JsonCodec();
+  return *codec;
+}
+
+const ProtoCodec& Proto() {
+  static const ProtoCodec* codec = new ProtoCodec();
   return *codec;
 }
 
@@ -96,9 +102,8 @@ absl::StatusOr<CallMessage> EncodeCallMessage(const google::protobuf::Message& m
   CallMessage encoded;
   encoded.proto = proto;
   if (proto) {
-    if (!message.SerializeToString(&encoded.bytes)) {
-      return absl::InternalError(absl::StrCat("encoding ", message.GetTypeName(),
-                                              ": not serializable (missing required fields?)"));
+    if (absl::Status s = Proto().Marshal(message, &encoded.bytes); !s.ok()) {
+      return absl::InternalError(absl::StrCat("encoding ", message.GetTypeName(), ": ", s.message()));
     }
     return encoded;
   }
@@ -110,12 +115,7 @@ absl::StatusOr<CallMessage> EncodeCallMessage(const google::protobuf::Message& m
 
 absl::Status DecodeCallMessage(const CallMessage& encoded, google::protobuf::Message* message) {
   if (!encoded.proto) return JsonToMessage(encoded.bytes, message);
-  message->Clear();
-  if (!message->ParseFromString(encoded.bytes)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("decoding ", message->GetTypeName(), ": not a serialized message"));
-  }
-  return absl::OkStatus();
+  return Proto().Unmarshal(encoded.bytes, message);
 }
 
 CallMessage CallMessageOf(const Frame& frame) {
