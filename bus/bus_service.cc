@@ -5,12 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "bus/subject.h"
 #include "google/protobuf/arena.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace kei::bus {
 namespace {
-
-using google::protobuf::util::TimeUtil;
 
 // Deliveries per stream message: enough to amortize a message's cost, few
 // enough to keep a batch's latency low.
@@ -63,15 +60,36 @@ absl::StatusOr<SubscribeSpec> SpecFromRequest(const v1::SubscribeRequest& reques
   return spec;
 }
 
-void DeliveryToProto(const Delivery& delivery, v1::Delivery* out) {
+namespace {
+
+// Everything but the envelope.
+void DeliveryFieldsToProto(const Delivery& delivery, v1::Delivery* out) {
   const Message& m = *delivery.message;
   out->set_topic(m.topic);
   out->set_sequence(m.sequence);
-  *out->mutable_envelope() = m.envelope;
   out->set_ack_id(delivery.ack_id);
   out->set_attempt(delivery.attempt);
   out->set_reply_to(m.reply_to);
-  *out->mutable_publish_time() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(m.publish_time));
+  const int64_t seconds = absl::ToUnixSeconds(m.publish_time);  // rounds down
+  google::protobuf::Timestamp* time = out->mutable_publish_time();
+  time->set_seconds(seconds);
+  time->set_nanos(static_cast<int32_t>(
+      (m.publish_time - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+}
+
+}  // namespace
+
+void DeliveryToProto(const Delivery& delivery, v1::Delivery* out) {
+  DeliveryFieldsToProto(delivery, out);
+  *out->mutable_envelope() = delivery.message->envelope;
+}
+
+void AliasDeliveryToProto(const Delivery& delivery, v1::Delivery* out) {
+  DeliveryFieldsToProto(delivery, out);
+  // The stored envelope is never modified after it is stored, serializing it
+  // only reads it (its cached size is atomic), and `out`'s arena never
+  // destroys what it points to: no copy of the payload per delivery.
+  out->unsafe_arena_set_allocated_envelope(const_cast<v1::Envelope*>(&delivery.message->envelope));
 }
 
 BusService::BusService(std::shared_ptr<Backend> backend) : backend_(std::move(backend)) {}
@@ -140,10 +158,11 @@ absl::Status BusService::Subscribe(Context& context, const v1::SubscribeRequest&
       }
       continue;
     }
-    // Deliveries copy their envelopes: into an arena, freed at once.
+    // The response lives in an arena and points at the stored envelopes,
+    // which `deliveries` keeps alive until Send has handed it to the wire.
     google::protobuf::Arena arena;
     auto* response = google::protobuf::Arena::CreateMessage<v1::SubscribeResponse>(&arena);
-    for (const Delivery& d : *deliveries) DeliveryToProto(d, response->add_deliveries());
+    for (const Delivery& d : *deliveries) AliasDeliveryToProto(d, response->add_deliveries());
     if (!stream.Send(*response)) return absl::OkStatus();
   }
 }

@@ -77,19 +77,38 @@ class BusServiceTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(BusServiceTest, PublishedMessagesReachSubscribers) {
+  // Two subscribers: the server serializes the one stored envelope for both.
   auto sub = client_->Subscribe("orders.*", SubscribeOptions{});
   ASSERT_TRUE(sub.ok()) << sub.status();
-  auto published = client_->Publish("orders.created", DataEnvelope("{\"n\":1}", "application/json"));
+  auto other_client = Connect();
+  ASSERT_NE(other_client, nullptr);
+  auto other = other_client->Subscribe("orders.>", SubscribeOptions{});
+  ASSERT_TRUE(other.ok()) << other.status();
+  bus::v1::Envelope envelope = DataEnvelope("{\"n\":1}", "application/json");
+  envelope.set_source("kei://test");
+  (*envelope.mutable_extensions())["tenant"] = "t1";
+  absl::Time before = absl::Now();
+  auto published = client_->Publish("orders.created", envelope);
   ASSERT_TRUE(published.ok()) << published.status();
   EXPECT_FALSE(published->duplicate());
   EXPECT_EQ(published->id().size(), 36u);
-  auto next = (*sub)->Next(absl::Seconds(5));
-  ASSERT_TRUE(next.ok()) << next.status();
-  ASSERT_TRUE(next->has_value());
-  EXPECT_EQ((*next)->topic(), "orders.created");
-  EXPECT_EQ((*next)->sequence(), published->sequence());
-  EXPECT_EQ((*next)->envelope().id(), published->id());
-  EXPECT_EQ((*next)->envelope().binary_data(), "{\"n\":1}");
+  for (BusSubscription* s : {sub->get(), other->get()}) {
+    auto next = s->Next(absl::Seconds(5));
+    ASSERT_TRUE(next.ok()) << next.status();
+    ASSERT_TRUE(next->has_value());
+    EXPECT_EQ((*next)->topic(), "orders.created");
+    EXPECT_EQ((*next)->sequence(), published->sequence());
+    EXPECT_EQ((*next)->envelope().id(), published->id());
+    EXPECT_EQ((*next)->envelope().source(), "kei://test");
+    EXPECT_EQ((*next)->envelope().extensions().at("tenant"), "t1");
+    EXPECT_EQ((*next)->envelope().binary_data(), "{\"n\":1}");
+    const auto& time = (*next)->publish_time();
+    absl::Time published_at = absl::FromUnixSeconds(time.seconds()) + absl::Nanoseconds(time.nanos());
+    EXPECT_GE(time.nanos(), 0);
+    EXPECT_LT(time.nanos(), 1000000000);
+    EXPECT_GE(published_at, before - absl::Seconds(1));
+    EXPECT_LE(published_at, absl::Now());
+  }
 }
 
 TEST_P(BusServiceTest, PublisherPipelinesInOrder) {
