@@ -447,6 +447,9 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
   std::vector<std::shared_ptr<PendingPublish>> mine(n);
   std::vector<std::pair<size_t, std::shared_ptr<PendingPublish>>> racing;
   absl::MutexLock lock(&publish_mu_);
+  if (deduplicate) {
+    for (const auto& message : messages) dedup_.Prefetch(message->envelope.id());
+  }
   PendingPublish* last = nullptr;
   for (size_t i = 0; i < n; ++i) {
     const std::string& id = messages[i]->envelope.id();

@@ -1,9 +1,12 @@
 // The embedded broker's publish de-duplication window: ids are found within
 // the window and forgotten after it, the count bound drops the oldest first,
-// and an id inserted again keeps its newest entry.
+// an id inserted again keeps its newest entry, and UUID ids (kept as 16 bytes)
+// never collide with other spellings.
 #include "bus/dedup_window.h"
 
+#include <cctype>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -53,6 +56,45 @@ TEST(DedupWindowTest, ReinsertedIdKeepsItsNewestEntry) {
   for (int i = 0; i < 1000; ++i) small.Insert(absl::StrCat("k", i % 3), i, kT0);
   EXPECT_EQ(small.size(), 2u);
   EXPECT_EQ(small.Find("k0", kT0), 999u);
+}
+
+TEST(DedupWindowTest, UuidIdsAreExactAndBoundLikeOthers) {
+  DedupWindow window(absl::Seconds(10), 4);
+  const std::string uuid = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+  std::string upper = uuid;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string moved_dash = uuid;
+  std::swap(moved_dash[8], moved_dash[9]);  // "0f1e2d3c4-b5a..."
+  window.Insert(uuid, 1, kT0);
+  EXPECT_EQ(window.Find(uuid, kT0), 1u);
+  // Other spellings of the same digits are different ids.
+  EXPECT_FALSE(window.Find(upper, kT0).has_value());
+  EXPECT_FALSE(window.Find(moved_dash, kT0).has_value());
+  EXPECT_FALSE(window.Find(uuid.substr(0, 35), kT0).has_value());
+  window.Insert(upper, 2, kT0);
+  window.Insert(moved_dash, 3, kT0);
+  EXPECT_EQ(window.Find(uuid, kT0), 1u);
+  EXPECT_EQ(window.Find(upper, kT0), 2u);
+  EXPECT_EQ(window.Find(moved_dash, kT0), 3u);
+  // Every digit counts.
+  for (size_t i = 0; i < uuid.size(); ++i) {
+    if (uuid[i] == '-') continue;
+    std::string other = uuid;
+    other[i] = other[i] == 'a' ? 'b' : 'a';
+    EXPECT_FALSE(window.Find(other, kT0).has_value()) << other;
+  }
+  // The count bound drops the oldest whatever its kind: the first UUID goes.
+  window.Insert("plain", 4, kT0 + absl::Seconds(1));
+  window.Insert("11111111-2222-4333-8444-555555555555", 5, kT0 + absl::Seconds(1));
+  EXPECT_EQ(window.size(), 4u);
+  EXPECT_FALSE(window.Find(uuid, kT0 + absl::Seconds(1)).has_value());
+  EXPECT_EQ(window.Find("11111111-2222-4333-8444-555555555555", kT0 + absl::Seconds(1)), 5u);
+  // A re-inserted UUID keeps its newest entry; the time bound forgets the rest.
+  window.Insert("11111111-2222-4333-8444-555555555555", 6, kT0 + absl::Seconds(8));
+  EXPECT_EQ(window.Find("11111111-2222-4333-8444-555555555555", kT0 + absl::Seconds(12)), 6u);
+  EXPECT_EQ(window.size(), 1u);
+  EXPECT_FALSE(window.Find("11111111-2222-4333-8444-555555555555", kT0 + absl::Seconds(18)));
+  EXPECT_EQ(window.size(), 0u);
 }
 
 TEST(DedupWindowTest, ZeroWindowRemembersNothing) {
