@@ -12,6 +12,10 @@ namespace {
 // Deliveries per stream message: enough to amortize a message's cost, few
 // enough to keep a batch's latency low.
 constexpr size_t kMaxBatch = 256;
+// Serialized bytes of deliveries per stream message (a larger delivery goes
+// alone): under every transport's message limit (gRPC's 4 MiB, WebSocket's
+// 1 MiB frames), as BusPublisher's batches are.
+constexpr size_t kMaxBatchBytes = 512 * 1024;
 constexpr absl::Duration kDefaultRequestTimeout = absl::Seconds(10);
 
 absl::Duration FromProto(const google::protobuf::Duration& d) {
@@ -132,6 +136,22 @@ absl::Status BusService::PublishBatch(Context& context, const v1::PublishBatchRe
   return absl::OkStatus();
 }
 
+absl::Status BusService::PublishStream(
+    Context& context, BidiStream<v1::PublishBatchRequest, v1::PublishBatchResponse>& stream) {
+  // One batch at a time, in arrival order; the next ones wait in the
+  // transport's buffers meanwhile, so the broker is never idle for a round trip.
+  v1::PublishBatchRequest request;
+  v1::PublishBatchResponse response;
+  while (stream.Receive(&request)) {
+    response.Clear();
+    if (auto s = PublishBatch(context, request, &response); !s.ok()) return s;
+    if (!stream.Send(response)) return absl::OkStatus();
+    request.Clear();
+  }
+  return context.cancelled() ? absl::CancelledError("the publish stream was cancelled")
+                             : absl::OkStatus();
+}
+
 absl::Status BusService::Subscribe(Context& context, const v1::SubscribeRequest& request,
                                    StreamWriter<v1::SubscribeResponse>& stream) {
   auto spec = SpecFromRequest(request);
@@ -158,11 +178,24 @@ absl::Status BusService::Subscribe(Context& context, const v1::SubscribeRequest&
       }
       continue;
     }
-    // The response lives in an arena and points at the stored envelopes,
-    // which `deliveries` keeps alive until Send has handed it to the wire.
+    // Responses live in an arena and point at the stored envelopes, which
+    // `deliveries` keeps alive until Send has handed them to the wire.
     google::protobuf::Arena arena;
-    auto* response = google::protobuf::Arena::CreateMessage<v1::SubscribeResponse>(&arena);
-    for (const Delivery& d : *deliveries) AliasDeliveryToProto(d, response->add_deliveries());
+    v1::SubscribeResponse* response = nullptr;
+    size_t bytes = 0;
+    for (const Delivery& d : *deliveries) {
+      size_t size = d.message->envelope.ByteSizeLong() + d.message->topic.size();
+      if (response != nullptr && bytes + size > kMaxBatchBytes) {
+        if (!stream.Send(*response)) return absl::OkStatus();
+        response = nullptr;
+      }
+      if (response == nullptr) {
+        response = google::protobuf::Arena::CreateMessage<v1::SubscribeResponse>(&arena);
+        bytes = 0;
+      }
+      AliasDeliveryToProto(d, response->add_deliveries());
+      bytes += size;
+    }
     if (!stream.Send(*response)) return absl::OkStatus();
   }
 }

@@ -18,6 +18,9 @@ class BusService final : public v1::BusHandler {
                        v1::PublishResponse* response) override;
   absl::Status PublishBatch(Context& context, const v1::PublishBatchRequest& request,
                             v1::PublishBatchResponse* response) override;
+  absl::Status PublishStream(
+      Context& context,
+      BidiStream<v1::PublishBatchRequest, v1::PublishBatchResponse>& stream) override;
   absl::Status Subscribe(Context& context, const v1::SubscribeRequest& request,
                          StreamWriter<v1::SubscribeResponse>& stream) override;
   absl::Status Ack(Context& context, const v1::AckRequest& request,

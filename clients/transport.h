@@ -17,7 +17,9 @@
 namespace kei {
 
 // A client's side of a stream of any kind. Server streaming: Write the request,
-// CloseSend, then Read until false. Not thread-safe except Cancel.
+// CloseSend, then Read until false. Not thread-safe except Cancel, and except
+// that on client and bidi streams one thread may Write and CloseSend while
+// another Reads (how a bidi call pipelines).
 class ClientStream {
  public:
   virtual ~ClientStream() = default;

@@ -11,9 +11,7 @@ namespace kei {
 
 BusPublisher::BusPublisher(KEIBusClient& client, BusPublisherOptions options)
     : client_(client), options_(std::move(options)) {
-  for (int i = 0; i < std::max(1, options_.senders); ++i) {
-    senders_.emplace_back([this] { SendLoop(); });
-  }
+  sender_ = std::thread([this] { SendLoop(); });
 }
 
 BusPublisher::~BusPublisher() {
@@ -22,7 +20,7 @@ BusPublisher::~BusPublisher() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  for (std::thread& t : senders_) t.join();
+  sender_.join();
 }
 
 std::string BusPublisher::Publish(std::string topic, bus::v1::Envelope envelope, Callback done) {
@@ -36,6 +34,7 @@ std::string BusPublisher::Publish(std::string topic, bus::v1::Envelope envelope,
   absl::MutexLock lock(&mu_);
   auto room = [this] { return unsettled_ < std::max<size_t>(options_.max_pending, 1); };
   mu_.Await(absl::Condition(&room));
+  queued_bytes_ += item.bytes;
   queue_.push_back(std::move(item));
   ++unsettled_;
   return id;
@@ -53,48 +52,165 @@ uint64_t BusPublisher::failures() const {
 }
 
 void BusPublisher::SendLoop() {
+  const size_t max_in_flight = std::max<size_t>(options_.max_batches_in_flight, 1);
+  const size_t max_batch = std::min(std::max<size_t>(options_.max_batch, 1), bus::kMaxPublishBatch);
   while (true) {
     std::vector<Item> items;
+    bool end_pipeline = false, stop = false, use_calls = false;
     {
       absl::MutexLock lock(&mu_);
-      auto work = [this] { return !queue_.empty() || stopping_; };
-      mu_.Await(absl::Condition(&work));
-      if (queue_.empty()) return;
-      const size_t n = std::min(
-          {queue_.size(), std::max<size_t>(options_.max_batch, 1), bus::kMaxPublishBatch});
-      items.reserve(n);
-      size_t bytes = 0;
-      while (items.size() < n &&
-             (items.empty() || bytes + queue_.front().bytes <= options_.max_batch_bytes)) {
-        bytes += queue_.front().bytes;
-        items.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    bus::v1::PublishBatchRequest request;
-    for (Item& item : items) request.add_messages()->Swap(&item.request);
-    auto response = client_.PublishBatch(std::move(request), options_.call_options);
-    if (response.ok() && response->outcomes_size() != static_cast<int>(items.size())) {
-      response = absl::InternalError(absl::StrCat("the server answered ", response->outcomes_size(),
-                                                  " outcomes for ", items.size(), " messages"));
-    }
-    uint64_t failed = 0;
-    for (size_t i = 0; i < items.size(); ++i) {
-      absl::StatusOr<bus::v1::PublishResponse> outcome;
-      if (!response.ok()) {
-        outcome = response.status();
-      } else if (const auto& o = response->outcomes(static_cast<int>(i)); o.code() != 0) {
-        outcome = absl::Status(static_cast<absl::StatusCode>(o.code()), o.message());
+      // A batch goes at once when nothing is in flight; behind others, only
+      // when it is full, so batches stay large while the pipe is busy (as
+      // Nagle's algorithm) and a message waits at most one round trip.
+      auto can_send = [&] {
+        if (queue_.empty()) return false;
+        if (in_flight_.empty()) return true;
+        return in_flight_.size() < max_in_flight &&
+               (queue_.size() >= max_batch || queued_bytes_ >= options_.max_batch_bytes);
+      };
+      auto ready = [&] { return stream_failed_ || stopping_ || can_send(); };
+      // Also wake when the oldest outcome on the stream is overdue.
+      absl::Time due = in_flight_.empty() ? absl::InfiniteFuture() : in_flight_.front().outcome_due;
+      mu_.AwaitWithDeadline(absl::Condition(&ready), due);
+      bool overdue = !in_flight_.empty() && in_flight_.front().outcome_due <= absl::Now();
+      if (stream_failed_ || overdue) {
+        end_pipeline = true;
+      } else if (can_send()) {
+        const size_t n = std::min(queue_.size(), max_batch);
+        items.reserve(n);
+        size_t bytes = 0;
+        while (items.size() < n &&
+               (items.empty() || bytes + queue_.front().bytes <= options_.max_batch_bytes)) {
+          bytes += queue_.front().bytes;
+          items.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        queued_bytes_ -= bytes;
+        use_calls = use_calls_;
+      } else if (stopping_ && queue_.empty()) {
+        stop = true;
       } else {
-        outcome = o.response();
+        continue;
       }
-      if (!outcome.ok()) ++failed;
-      if (items[i].done) items[i].done(outcome);
     }
-    absl::MutexLock lock(&mu_);
-    failures_ += failed;
-    unsettled_ -= items.size();
+    if (end_pipeline) {
+      EndPipeline(/*drain=*/false);
+      continue;
+    }
+    if (stop) {
+      EndPipeline(/*drain=*/true);
+      return;
+    }
+    Batch batch;
+    batch.done.reserve(items.size());
+    for (Item& item : items) {
+      batch.request.add_messages()->Swap(&item.request);
+      batch.done.push_back(std::move(item.done));
+    }
+    if (use_calls || !SendOnStream(batch)) SendAsCall(batch);
   }
+}
+
+bool BusPublisher::SendOnStream(Batch& batch) {
+  if (pipeline_.stream == nullptr) {
+    CallOptions stream_options;
+    stream_options.metadata = options_.call_options.metadata;
+    auto stream = client_.OpenPublishStream(stream_options);
+    if (!stream.ok()) {
+      if (stream.status().code() == absl::StatusCode::kUnimplemented) {
+        absl::MutexLock lock(&mu_);
+        use_calls_ = true;
+      }
+      return false;
+    }
+    pipeline_.stream = *std::move(stream);
+    pipeline_.receiver = std::thread([this, s = pipeline_.stream.get()] { ReceiveLoop(s); });
+  }
+  batch.outcome_due = options_.call_options.EffectiveDeadline();
+  const bus::v1::PublishBatchRequest* request;
+  {
+    // In flight before it is written: its outcome may be read at once. (Its
+    // element stays put while the receiver pops older ones.)
+    absl::MutexLock lock(&mu_);
+    in_flight_.push_back(std::move(batch));
+    request = &in_flight_.back().request;
+  }
+  if (!pipeline_.stream->Write(*request)) {
+    // EndPipeline resends it, with whatever else has no outcome.
+    absl::MutexLock lock(&mu_);
+    stream_failed_ = true;
+  }
+  return true;
+}
+
+void BusPublisher::ReceiveLoop(ClientStream* stream) {
+  bus::v1::PublishBatchResponse response;
+  while (stream->Read(&response)) {
+    Batch batch;
+    {
+      absl::MutexLock lock(&mu_);
+      if (in_flight_.empty()) break;  // an outcome of nothing sent: the stream is broken
+      batch = std::move(in_flight_.front());
+      in_flight_.pop_front();
+    }
+    Settle(batch, std::move(response));
+    response.Clear();
+  }
+  absl::MutexLock lock(&mu_);
+  stream_failed_ = true;
+}
+
+void BusPublisher::EndPipeline(bool drain) {
+  std::deque<Batch> left;
+  if (pipeline_.stream != nullptr) {
+    if (drain) {
+      pipeline_.stream->CloseSend();
+    } else {
+      pipeline_.stream->Cancel();
+    }
+    pipeline_.receiver.join();
+    absl::Status status = pipeline_.stream->Finish();
+    pipeline_.stream.reset();
+    absl::MutexLock lock(&mu_);
+    left.swap(in_flight_);
+    if (status.code() == absl::StatusCode::kUnimplemented) use_calls_ = true;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    stream_failed_ = false;
+  }
+  // Before anything newer, so publish order holds; the server answers what it
+  // already stored as duplicates, with the original sequences.
+  for (Batch& batch : left) SendAsCall(batch);
+}
+
+void BusPublisher::SendAsCall(Batch& batch) {
+  Settle(batch, client_.PublishBatch(std::move(batch.request), options_.call_options));
+}
+
+void BusPublisher::Settle(Batch& batch, absl::StatusOr<bus::v1::PublishBatchResponse> response) {
+  const size_t n = batch.done.size();
+  if (response.ok() && response->outcomes_size() != static_cast<int>(n)) {
+    response = absl::InternalError(
+        absl::StrCat("the server answered ", response->outcomes_size(), " outcomes for ", n,
+                     " messages"));
+  }
+  uint64_t failed = 0;
+  for (size_t i = 0; i < n; ++i) {
+    absl::StatusOr<bus::v1::PublishResponse> outcome;
+    if (!response.ok()) {
+      outcome = response.status();
+    } else if (const auto& o = response->outcomes(static_cast<int>(i)); o.code() != 0) {
+      outcome = absl::Status(static_cast<absl::StatusCode>(o.code()), o.message());
+    } else {
+      outcome = o.response();
+    }
+    if (!outcome.ok()) ++failed;
+    if (batch.done[i]) batch.done[i](outcome);
+  }
+  absl::MutexLock lock(&mu_);
+  failures_ += failed;
+  unsettled_ -= n;
 }
 
 }  // namespace kei

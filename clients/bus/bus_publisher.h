@@ -1,17 +1,26 @@
 // BusPublisher: many publishes in flight from one producer, the way NATS
 // clients buffer and JetStream's async publish pipelines. Publish queues and
 // returns at once (blocking only while max_pending messages are unacknowledged,
-// so a fast producer is held back, never buffered without bound); a few sender
-// threads carry the queue to the server in PublishBatch calls of up to
-// max_batch messages (and the server's kMaxPublishBatch) and max_batch_bytes
-// (under every transport's message limit: gRPC's 4 MiB, WebSocket's 1 MiB
-// frames). Ids are filled when a message is queued, so a retried batch is
-// de-duplicated by the server. Thread-safe.
+// so a fast producer is held back, never buffered without bound); a sender
+// thread carries the queue to the server in batches of up to max_batch
+// messages (and the server's kMaxPublishBatch) and max_batch_bytes (under
+// every transport's message limit: gRPC's 4 MiB, WebSocket's 1 MiB frames).
+//
+// Batches travel on one Bus.PublishStream, up to max_batches_in_flight of
+// them before the first outcome is back; the server stores them in arrival
+// order, so publish order holds. If the stream fails, the batches without an
+// outcome are sent again as PublishBatch calls (retried by the client's
+// policy), in order, before anything newer, and a later batch opens a new
+// stream. Ids are filled when a message is queued, so a batch the server
+// already stored is recognised as a duplicate, never stored twice. A server
+// without PublishStream (UNIMPLEMENTED) gets PublishBatch calls, one at a
+// time. Thread-safe.
 #pragma once
 
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,15 +32,20 @@
 namespace kei {
 
 struct BusPublisherOptions {
-  size_t max_batch = 256;           // messages per PublishBatch call
-  // Serialized bytes per PublishBatch call; a larger single message goes alone.
+  size_t max_batch = 256;           // messages per batch
+  // Serialized bytes per batch; a larger single message goes alone.
   size_t max_batch_bytes = 512 * 1024;
-  // PublishBatch calls in flight at once. One keeps the publish order (the
-  // next batch fills while one is in flight); more are faster, but batches
-  // may then be stored out of order.
-  int senders = 1;
+  // Batches sent before the oldest one's outcome came back. A batch goes at
+  // once when none is in flight, and behind others only when it is full
+  // (max_batch or max_batch_bytes), so batches stay large while the stream is
+  // busy and a message waits at most one round trip. 1 waits for each outcome
+  // before sending the next batch.
+  size_t max_batches_in_flight = 4;
   size_t max_pending = 8192;        // queued or in flight before Publish blocks
-  CallOptions call_options;         // per PublishBatch call
+  // Metadata for the stream and the calls. A timeout or deadline bounds the
+  // wait for each batch's outcome on the stream (past it the stream is
+  // abandoned and the batch resent as a call) and each PublishBatch call.
+  CallOptions call_options;
 };
 
 class BusPublisher {
@@ -45,8 +59,8 @@ class BusPublisher {
   BusPublisher(const BusPublisher&) = delete;
   BusPublisher& operator=(const BusPublisher&) = delete;
 
-  // Queues `envelope` for `topic`; `done` (optional) gets the outcome on a
-  // sender thread. Returns the envelope's id.
+  // Queues `envelope` for `topic`; `done` (optional) gets the outcome on one of
+  // the publisher's threads. Returns the envelope's id.
   std::string Publish(std::string topic, bus::v1::Envelope envelope, Callback done = nullptr);
   // Waits until everything queued before the call has its outcome.
   void Flush();
@@ -59,16 +73,48 @@ class BusPublisher {
     size_t bytes = 0;  // serialized size of `request`
     Callback done;
   };
+  // Messages sent together, kept until their outcomes arrive (to be resent
+  // as a call if the stream fails first).
+  struct Batch {
+    bus::v1::PublishBatchRequest request;
+    std::vector<Callback> done;
+    absl::Time outcome_due = absl::InfiniteFuture();
+  };
+  // The stream batches travel on while it works.
+  struct Pipeline {
+    std::unique_ptr<ClientStream> stream;
+    std::thread receiver;
+  };
+
   void SendLoop();
+  // The next batch from the queue (mu_ held; the queue is not empty).
+  Batch TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends `batch` on the pipeline, opening it first if needed; false when it
+  // could not (the batch then still needs sending).
+  bool SendOnStream(Batch& batch);
+  void ReceiveLoop(ClientStream* stream);
+  // Ends the pipeline (cancelling it unless `drain`) and sends the batches it
+  // left without outcomes as calls.
+  void EndPipeline(bool drain);
+  // One batch as a PublishBatch call.
+  void SendAsCall(Batch& batch);
+  // Hands `response` (or the batch's failure) to the batch's callbacks and
+  // counts the batch settled.
+  void Settle(Batch& batch, absl::StatusOr<bus::v1::PublishBatchResponse> response);
 
   KEIBusClient& client_;
   const BusPublisherOptions options_;
   mutable absl::Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
-  size_t unsettled_ ABSL_GUARDED_BY(mu_) = 0;  // queued or in flight
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // of queue_'s requests
+  std::deque<Batch> in_flight_ ABSL_GUARDED_BY(mu_);  // sent on the stream, oldest first
+  bool stream_failed_ ABSL_GUARDED_BY(mu_) = false;    // the receiver saw the stream end
+  bool use_calls_ ABSL_GUARDED_BY(mu_) = false;        // the server has no PublishStream
+  size_t unsettled_ ABSL_GUARDED_BY(mu_) = 0;          // queued or in flight
   uint64_t failures_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::thread> senders_;
+  Pipeline pipeline_;  // the sender thread's
+  std::thread sender_;
 };
 
 }  // namespace kei

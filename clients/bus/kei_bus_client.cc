@@ -300,6 +300,11 @@ absl::StatusOr<bus::v1::PublishBatchResponse> KEIBusClient::PublishBatch(
   return Invoke<bus::v1::PublishBatchResponse>(*transport_, "PublishBatch", request, call, retry_);
 }
 
+absl::StatusOr<std::unique_ptr<ClientStream>> KEIBusClient::OpenPublishStream(
+    const CallOptions& options) {
+  return transport_->OpenStream(BusMethod("PublishStream"), options);
+}
+
 absl::StatusOr<bus::v1::PublishResponse> KEIBusClient::Publish(
     const std::string& topic, const google::protobuf::Message& payload,
     const CallOptions& options) {

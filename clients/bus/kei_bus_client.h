@@ -166,6 +166,12 @@ class KEIBusClient {
   // in Publish, so the call is retried the same way.
   absl::StatusOr<bus::v1::PublishBatchResponse> PublishBatch(bus::v1::PublishBatchRequest request,
                                                              const CallOptions& options = {});
+  // Opens Bus.PublishStream, which BusPublisher pipelines over: write
+  // PublishBatchRequests whose envelopes have their ids (FillEnvelopeDefaults),
+  // read one PublishBatchResponse per batch, in order; one thread may write
+  // while another reads. `options` give metadata and, if set, a deadline for
+  // the whole stream.
+  absl::StatusOr<std::unique_ptr<ClientStream>> OpenPublishStream(const CallOptions& options = {});
   // Publishes ProtoEnvelope(payload).
   absl::StatusOr<bus::v1::PublishResponse> Publish(const std::string& topic,
                                                    const google::protobuf::Message& payload,

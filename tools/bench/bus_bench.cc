@@ -260,7 +260,7 @@ int main(int argc, char** argv) {
     else if (flag == "--messages") (void)absl::SimpleAtoi(value, &messages);
     else if (flag == "--window") (void)absl::SimpleAtoi(value, &window);
     else if (flag == "--batch") (void)absl::SimpleAtoi(value, &publisher.max_batch);
-    else if (flag == "--senders") (void)absl::SimpleAtoi(value, &publisher.senders);
+    else if (flag == "--in-flight") (void)absl::SimpleAtoi(value, &publisher.max_batches_in_flight);
     else return Fail("unknown flag " + flag);
   }
   if (engine == "kei") {
@@ -269,5 +269,5 @@ int main(int argc, char** argv) {
   if (engine == "core") return RunNatsCore(url, suffix, messages, window);
   if (engine == "js") return RunJetStream(url, suffix, messages, window);
   return Fail("usage: bus_bench --engine kei|core|js --url URL [--group G] [--messages N] "
-              "[--window W] [--suffix S] [--label L] [--batch N] [--senders N]");
+              "[--window W] [--suffix S] [--label L] [--batch N] [--in-flight N]");
 }
