@@ -112,15 +112,26 @@ absl::Status BusService::Publish(Context& context, const v1::PublishRequest& req
 absl::Status BusService::PublishBatch(Context& context, const v1::PublishBatchRequest& request,
                                       v1::PublishBatchResponse* response) {
   (void)context;
-  if (static_cast<size_t>(request.messages_size()) > kMaxPublishBatch) {
-    return absl::InvalidArgumentError(absl::StrCat("a batch holds at most ", kMaxPublishBatch,
-                                                   " messages, not ", request.messages_size()));
-  }
+  if (auto s = CheckBatchSize(request); !s.ok()) return s;
   std::vector<std::pair<std::string, v1::Envelope>> batch;
   batch.reserve(request.messages_size());
   for (const v1::PublishRequest& m : request.messages()) {
     batch.emplace_back(m.topic(), m.envelope());
   }
+  Store(std::move(batch), response);
+  return absl::OkStatus();
+}
+
+absl::Status BusService::CheckBatchSize(const v1::PublishBatchRequest& request) {
+  if (static_cast<size_t>(request.messages_size()) > kMaxPublishBatch) {
+    return absl::InvalidArgumentError(absl::StrCat("a batch holds at most ", kMaxPublishBatch,
+                                                   " messages, not ", request.messages_size()));
+  }
+  return absl::OkStatus();
+}
+
+void BusService::Store(std::vector<std::pair<std::string, v1::Envelope>> batch,
+                       v1::PublishBatchResponse* response) {
   auto results = backend_->PublishBatch(std::move(batch));
   for (const auto& result : results) {
     v1::PublishOutcome* outcome = response->add_outcomes();
@@ -133,7 +144,6 @@ absl::Status BusService::PublishBatch(Context& context, const v1::PublishBatchRe
       outcome->set_message(std::string(result.status().message()));
     }
   }
-  return absl::OkStatus();
 }
 
 absl::Status BusService::PublishStream(
@@ -142,9 +152,17 @@ absl::Status BusService::PublishStream(
   // transport's buffers meanwhile, so the broker is never idle for a round trip.
   v1::PublishBatchRequest request;
   v1::PublishBatchResponse response;
+  std::vector<std::pair<std::string, v1::Envelope>> batch;
   while (stream.Receive(&request)) {
+    if (auto s = CheckBatchSize(request); !s.ok()) return s;
+    // The request is ours: its envelopes move to the broker, uncopied.
+    batch.clear();
+    batch.reserve(request.messages_size());
+    for (v1::PublishRequest& m : *request.mutable_messages()) {
+      batch.emplace_back(std::move(*m.mutable_topic()), std::move(*m.mutable_envelope()));
+    }
     response.Clear();
-    if (auto s = PublishBatch(context, request, &response); !s.ok()) return s;
+    Store(std::move(batch), &response);
     if (!stream.Send(response)) return absl::OkStatus();
     request.Clear();
   }

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "bus/backend.h"
 #include "kei/bus/v1/bus.kei.h"
@@ -31,6 +34,11 @@ class BusService final : public v1::BusHandler {
                        v1::RequestResponse* response) override;
 
  private:
+  static absl::Status CheckBatchSize(const v1::PublishBatchRequest& request);
+  // Publishes `batch` and answers with its outcomes, in order.
+  void Store(std::vector<std::pair<std::string, v1::Envelope>> batch,
+             v1::PublishBatchResponse* response);
+
   std::shared_ptr<Backend> backend_;
 };
 
