@@ -69,11 +69,8 @@ void BusPublisher::SendLoop() {
                (queue_.size() >= max_batch || queued_bytes_ >= options_.max_batch_bytes);
       };
       auto ready = [&] { return stream_failed_ || stopping_ || can_send(); };
-      // Also wake when the oldest outcome on the stream is overdue.
-      absl::Time due = in_flight_.empty() ? absl::InfiniteFuture() : in_flight_.front().outcome_due;
-      mu_.AwaitWithDeadline(absl::Condition(&ready), due);
-      bool overdue = !in_flight_.empty() && in_flight_.front().outcome_due <= absl::Now();
-      if (stream_failed_ || overdue) {
+      mu_.Await(absl::Condition(&ready));
+      if (stream_failed_) {
         end_pipeline = true;
       } else if (can_send()) {
         const size_t n = std::min(queue_.size(), max_batch);
@@ -124,22 +121,30 @@ bool BusPublisher::SendOnStream(Batch& batch) {
       return false;
     }
     pipeline_.stream = *std::move(stream);
+    {
+      absl::MutexLock lock(&mu_);
+      pipeline_ending_ = false;
+      close_due_ = absl::InfiniteFuture();
+    }
     pipeline_.receiver = std::thread([this, s = pipeline_.stream.get()] { ReceiveLoop(s); });
+    pipeline_.watchdog = std::thread([this, s = pipeline_.stream.get()] { WatchLoop(s); });
   }
-  batch.outcome_due = options_.call_options.EffectiveDeadline();
+  batch.outcome_due = client_.WithDefaultTimeout(options_.call_options).EffectiveDeadline();
   const bus::v1::PublishBatchRequest* request;
   {
-    // In flight before it is written: its outcome may be read at once. (Its
-    // element stays put while the receiver pops older ones.)
+    // In flight before it is written: its outcome may be read at once. Its
+    // element stays put while the receiver pops older ones, and the receiver
+    // never pops it while it is being written (writing_).
     absl::MutexLock lock(&mu_);
     in_flight_.push_back(std::move(batch));
     request = &in_flight_.back().request;
+    writing_ = true;
   }
-  if (!pipeline_.stream->Write(*request)) {
-    // EndPipeline resends it, with whatever else has no outcome.
-    absl::MutexLock lock(&mu_);
-    stream_failed_ = true;
-  }
+  bool written = pipeline_.stream->Write(*request);
+  absl::MutexLock lock(&mu_);
+  writing_ = false;
+  // Otherwise EndPipeline resends it, with whatever else has no outcome.
+  if (!written) stream_failed_ = true;
   return true;
 }
 
@@ -149,7 +154,11 @@ void BusPublisher::ReceiveLoop(ClientStream* stream) {
     Batch batch;
     {
       absl::MutexLock lock(&mu_);
-      if (in_flight_.empty()) break;  // an outcome of nothing sent: the stream is broken
+      if (in_flight_.empty() || (in_flight_.size() == 1 && writing_)) {
+        // An outcome of nothing sent: the stream cannot be trusted.
+        stream->Cancel();
+        break;
+      }
       batch = std::move(in_flight_.front());
       in_flight_.pop_front();
     }
@@ -160,15 +169,50 @@ void BusPublisher::ReceiveLoop(ClientStream* stream) {
   stream_failed_ = true;
 }
 
+void BusPublisher::WatchLoop(ClientStream* stream) {
+  absl::MutexLock lock(&mu_);
+  while (!pipeline_ending_) {
+    absl::Time due = in_flight_.empty() ? absl::InfiniteFuture() : in_flight_.front().outcome_due;
+    due = std::min(due, close_due_);
+    if (due <= absl::Now()) {
+      // Whatever blocks the sender or the receiver on this stream ends now.
+      stream_failed_ = true;
+      stream->Cancel();
+      return;
+    }
+    // Wakes for the deadline, or when the pipeline ends, the oldest batch
+    // changes or the stream is being closed.
+    const Batch* oldest = in_flight_.empty() ? nullptr : &in_flight_.front();
+    const absl::Time close_due = close_due_;
+    auto changed = [&] {
+      return pipeline_ending_ || close_due_ != close_due ||
+             (in_flight_.empty() ? nullptr : &in_flight_.front()) != oldest;
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&changed), due);
+  }
+}
+
 void BusPublisher::EndPipeline(bool drain) {
   std::deque<Batch> left;
   if (pipeline_.stream != nullptr) {
+    // Not cancelled here: a stream that failed is over already (the receiver
+    // returns), and an overdue one the watchdog cancelled; so Finish still
+    // tells an UNIMPLEMENTED server apart.
     if (drain) {
+      // The server ends the stream once it has answered everything; the
+      // watchdog gives it the default timeout to.
+      {
+        absl::MutexLock lock(&mu_);
+        close_due_ = client_.WithDefaultTimeout(options_.call_options).EffectiveDeadline();
+      }
       pipeline_.stream->CloseSend();
-    } else {
-      pipeline_.stream->Cancel();
     }
     pipeline_.receiver.join();
+    {
+      absl::MutexLock lock(&mu_);
+      pipeline_ending_ = true;
+    }
+    pipeline_.watchdog.join();
     absl::Status status = pipeline_.stream->Finish();
     pipeline_.stream.reset();
     absl::MutexLock lock(&mu_);

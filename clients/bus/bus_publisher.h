@@ -42,9 +42,10 @@ struct BusPublisherOptions {
   // before sending the next batch.
   size_t max_batches_in_flight = 4;
   size_t max_pending = 8192;        // queued or in flight before Publish blocks
-  // Metadata for the stream and the calls. A timeout or deadline bounds the
-  // wait for each batch's outcome on the stream (past it the stream is
-  // abandoned and the batch resent as a call) and each PublishBatch call.
+  // Metadata for the stream and the calls. The timeout or deadline (default:
+  // the client's default timeout) bounds the wait for each batch's outcome on
+  // the stream (past it the stream is abandoned and the batch resent as a
+  // call) and each PublishBatch call.
   CallOptions call_options;
 };
 
@@ -60,7 +61,8 @@ class BusPublisher {
   BusPublisher& operator=(const BusPublisher&) = delete;
 
   // Queues `envelope` for `topic`; `done` (optional) gets the outcome on one of
-  // the publisher's threads. Returns the envelope's id.
+  // the publisher's threads, so it must not wait for the publisher (Flush, or
+  // Publish while max_pending are unsettled). Returns the envelope's id.
   std::string Publish(std::string topic, bus::v1::Envelope envelope, Callback done = nullptr);
   // Waits until everything queued before the call has its outcome.
   void Flush();
@@ -80,10 +82,13 @@ class BusPublisher {
     std::vector<Callback> done;
     absl::Time outcome_due = absl::InfiniteFuture();
   };
-  // The stream batches travel on while it works.
+  // The stream batches travel on while it works: the receiver reads outcomes,
+  // the watchdog cancels the stream when an outcome is overdue (even while
+  // the sender is blocked in a write).
   struct Pipeline {
     std::unique_ptr<ClientStream> stream;
     std::thread receiver;
+    std::thread watchdog;
   };
 
   void SendLoop();
@@ -93,8 +98,9 @@ class BusPublisher {
   // could not (the batch then still needs sending).
   bool SendOnStream(Batch& batch);
   void ReceiveLoop(ClientStream* stream);
-  // Ends the pipeline (cancelling it unless `drain`) and sends the batches it
-  // left without outcomes as calls.
+  void WatchLoop(ClientStream* stream);
+  // Ends the pipeline (half-closing it first when `drain`: the server answers
+  // what it has) and sends the batches it left without outcomes as calls.
   void EndPipeline(bool drain);
   // One batch as a PublishBatch call.
   void SendAsCall(Batch& batch);
@@ -108,7 +114,11 @@ class BusPublisher {
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // of queue_'s requests
   std::deque<Batch> in_flight_ ABSL_GUARDED_BY(mu_);  // sent on the stream, oldest first
-  bool stream_failed_ ABSL_GUARDED_BY(mu_) = false;    // the receiver saw the stream end
+  bool stream_failed_ ABSL_GUARDED_BY(mu_) = false;    // the pipeline's stream is done for
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;          // in_flight_.back() is being written
+  bool pipeline_ending_ ABSL_GUARDED_BY(mu_) = false;  // stops the watchdog
+  // When a half-closed stream must have ended.
+  absl::Time close_due_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   bool use_calls_ ABSL_GUARDED_BY(mu_) = false;        // the server has no PublishStream
   size_t unsettled_ ABSL_GUARDED_BY(mu_) = 0;          // queued or in flight
   uint64_t failures_ ABSL_GUARDED_BY(mu_) = 0;

@@ -241,10 +241,11 @@ class KEIBusClient {
   std::string source() const;
 
   Transport& transport() { return *transport_; }
+  // `options` with the client's default timeout when it sets no deadline (as
+  // unary calls get it).
+  CallOptions WithDefaultTimeout(const CallOptions& options) const;
 
  private:
-  // `options` with the client's default timeout when it sets no deadline.
-  CallOptions WithDefaultTimeout(const CallOptions& options) const;
   absl::StatusOr<bus::v1::PublishResponse> PublishToAgent(const std::string& target,
                                                           const std::string& type,
                                                           bus::v1::Envelope envelope,

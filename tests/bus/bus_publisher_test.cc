@@ -1,7 +1,8 @@
 // BusPublisher against real servers over gRPC and WebSocket when the publish
 // stream is not the happy path: a server without Bus.PublishStream (an older
-// keid) gets PublishBatch calls, and a stream that breaks with a batch stored
-// but unanswered has that batch resent as a call, recognised as a duplicate.
+// keid) gets PublishBatch calls, a stream that breaks with a batch stored but
+// unanswered has that batch resent as a call, recognised as a duplicate, and a
+// stream whose outcomes are overdue is abandoned for calls.
 // Either way every message is acknowledged once and delivered once, in order.
 #include <atomic>
 #include <memory>
@@ -24,11 +25,12 @@ using bus::v1::PublishBatchRequest;
 using bus::v1::PublishBatchResponse;
 
 // The Bus as BusService serves it, except PublishStream: absent (the
-// generated default, UNIMPLEMENTED), or answering the first batch of each
-// stream, storing the second without an answer and then breaking the stream.
+// generated default, UNIMPLEMENTED); answering the first batch of each
+// stream, storing the second without an answer and then breaking the stream;
+// or taking batches and never answering.
 class AlteredBus final : public bus::v1::BusHandler {
  public:
-  enum class Stream { kAbsent, kBreaksAfterOne };
+  enum class Stream { kAbsent, kBreaksAfterOne, kStalls };
   AlteredBus(std::shared_ptr<bus::BusService> real, Stream stream)
       : real_(std::move(real)), stream_(stream) {}
 
@@ -43,10 +45,15 @@ class AlteredBus final : public bus::v1::BusHandler {
   }
   absl::Status PublishStream(Context& c,
                              BidiStream<PublishBatchRequest, PublishBatchResponse>& s) override {
-    if (stream_ == Stream::kAbsent) return BusHandler::PublishStream(c, s);
     ++streams;
+    if (stream_ == Stream::kAbsent) return BusHandler::PublishStream(c, s);
     PublishBatchRequest request;
     PublishBatchResponse response;
+    if (stream_ == Stream::kStalls) {
+      while (s.Receive(&request)) {
+      }
+      return absl::OkStatus();
+    }
     if (!s.Receive(&request)) return absl::OkStatus();
     if (auto st = real_->PublishBatch(c, request, &response); !st.ok()) return st;
     if (!s.Send(response)) return absl::OkStatus();
@@ -101,7 +108,7 @@ class BusPublisherTest : public ::testing::TestWithParam<std::string> {
   // Publishes `count` numbered messages in batches of 50 and checks that each
   // is acknowledged once and delivered once, in order. Returns how many
   // acknowledgements said "duplicate".
-  int PublishAndCheck(int count) {
+  int PublishAndCheck(int count, absl::Duration timeout = absl::InfiniteDuration()) {
     auto sub = client_->Subscribe("pub.t", SubscribeOptions{});
     EXPECT_TRUE(sub.ok()) << sub.status();
     if (!sub.ok()) return -1;
@@ -110,6 +117,7 @@ class BusPublisherTest : public ::testing::TestWithParam<std::string> {
       BusPublisherOptions options;
       options.max_batch = 50;
       options.max_pending = 400;
+      options.call_options.timeout = timeout;
       BusPublisher publisher(*client_, options);
       for (int i = 0; i < count; ++i) {
         publisher.Publish("pub.t", DataEnvelope(absl::StrCat(i), "text/plain"),
@@ -146,6 +154,17 @@ TEST_P(BusPublisherTest, ServerWithoutPublishStreamGetsCalls) {
   Start(AlteredBus::Stream::kAbsent);
   EXPECT_EQ(PublishAndCheck(1000), 0);
   EXPECT_GE(bus_->batch_calls.load(), 1000 / 50);
+  // Asked once: the answer (UNIMPLEMENTED) sticks.
+  EXPECT_EQ(bus_->streams.load(), 1);
+}
+
+TEST_P(BusPublisherTest, OverdueOutcomesAbandonTheStream) {
+  Start(AlteredBus::Stream::kStalls);
+  absl::Time start = absl::Now();
+  EXPECT_EQ(PublishAndCheck(300, absl::Milliseconds(200)), 0);
+  EXPECT_GE(bus_->streams.load(), 1);
+  EXPECT_GE(bus_->batch_calls.load(), 1);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
 }
 
 TEST_P(BusPublisherTest, BrokenStreamIsResentAsCallsWithoutDuplicates) {
