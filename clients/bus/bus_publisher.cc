@@ -149,8 +149,8 @@ bool BusPublisher::SendOnStream(Batch& batch) {
 }
 
 void BusPublisher::ReceiveLoop(ClientStream* stream) {
-  bus::v1::PublishBatchResponse response;
-  while (stream->Read(&response)) {
+  absl::StatusOr<bus::v1::PublishBatchResponse> response(absl::in_place);
+  while (stream->Read(&*response)) {
     Batch batch;
     {
       absl::MutexLock lock(&mu_);
@@ -162,8 +162,7 @@ void BusPublisher::ReceiveLoop(ClientStream* stream) {
       batch = std::move(in_flight_.front());
       in_flight_.pop_front();
     }
-    Settle(batch, std::move(response));
-    response.Clear();
+    Settle(batch, response);  // by reference: the parsed objects are reused
   }
   absl::MutexLock lock(&mu_);
   stream_failed_ = true;
@@ -232,25 +231,26 @@ void BusPublisher::SendAsCall(Batch& batch) {
   Settle(batch, client_.PublishBatch(std::move(batch.request), options_.call_options));
 }
 
-void BusPublisher::Settle(Batch& batch, absl::StatusOr<bus::v1::PublishBatchResponse> response) {
+void BusPublisher::Settle(Batch& batch,
+                          const absl::StatusOr<bus::v1::PublishBatchResponse>& response) {
   const size_t n = batch.done.size();
-  if (response.ok() && response->outcomes_size() != static_cast<int>(n)) {
-    response = absl::InternalError(
-        absl::StrCat("the server answered ", response->outcomes_size(), " outcomes for ", n,
-                     " messages"));
+  absl::Status failure = response.status();
+  if (failure.ok() && response->outcomes_size() != static_cast<int>(n)) {
+    failure = absl::InternalError(absl::StrCat("the server answered ", response->outcomes_size(),
+                                               " outcomes for ", n, " messages"));
   }
   uint64_t failed = 0;
   for (size_t i = 0; i < n; ++i) {
-    absl::StatusOr<bus::v1::PublishResponse> outcome;
-    if (!response.ok()) {
-      outcome = response.status();
-    } else if (const auto& o = response->outcomes(static_cast<int>(i)); o.code() != 0) {
-      outcome = absl::Status(static_cast<absl::StatusCode>(o.code()), o.message());
+    int code = failure.ok() ? response->outcomes(static_cast<int>(i)).code() : 0;
+    if (!failure.ok() || code != 0) ++failed;
+    if (!batch.done[i]) continue;
+    if (!failure.ok()) {
+      batch.done[i](failure);
+    } else if (const auto& o = response->outcomes(static_cast<int>(i)); code != 0) {
+      batch.done[i](absl::Status(static_cast<absl::StatusCode>(code), o.message()));
     } else {
-      outcome = o.response();
+      batch.done[i](o.response());
     }
-    if (!outcome.ok()) ++failed;
-    if (batch.done[i]) batch.done[i](outcome);
   }
   absl::MutexLock lock(&mu_);
   failures_ += failed;

@@ -106,7 +106,7 @@ class BusPublisher {
   void SendAsCall(Batch& batch);
   // Hands `response` (or the batch's failure) to the batch's callbacks and
   // counts the batch settled.
-  void Settle(Batch& batch, absl::StatusOr<bus::v1::PublishBatchResponse> response);
+  void Settle(Batch& batch, const absl::StatusOr<bus::v1::PublishBatchResponse>& response);
 
   KEIBusClient& client_;
   const BusPublisherOptions options_;
