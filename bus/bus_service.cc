@@ -1,5 +1,6 @@
 #include "bus/bus_service.h"
 
+#include <cassert>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -81,19 +82,22 @@ void DeliveryFieldsToProto(const Delivery& delivery, v1::Delivery* out) {
       (m.publish_time - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
 }
 
+// DeliveryToProto without copying the envelope: `out`, which lives in an
+// arena, points at the stored one, so `delivery.message` must outlive every
+// use of `out`. The stored envelope is never modified once stored,
+// serializing it only reads it (its cached size is atomic), and the arena
+// never destroys what `out` points to.
+void AliasDeliveryToProto(const Delivery& delivery, v1::Delivery* out) {
+  assert(out->GetArena() != nullptr);
+  DeliveryFieldsToProto(delivery, out);
+  out->unsafe_arena_set_allocated_envelope(const_cast<v1::Envelope*>(&delivery.message->envelope));
+}
+
 }  // namespace
 
 void DeliveryToProto(const Delivery& delivery, v1::Delivery* out) {
   DeliveryFieldsToProto(delivery, out);
   *out->mutable_envelope() = delivery.message->envelope;
-}
-
-void AliasDeliveryToProto(const Delivery& delivery, v1::Delivery* out) {
-  DeliveryFieldsToProto(delivery, out);
-  // The stored envelope is never modified after it is stored, serializing it
-  // only reads it (its cached size is atomic), and `out`'s arena never
-  // destroys what it points to: no copy of the payload per delivery.
-  out->unsafe_arena_set_allocated_envelope(const_cast<v1::Envelope*>(&delivery.message->envelope));
 }
 
 BusService::BusService(std::shared_ptr<Backend> backend) : backend_(std::move(backend)) {}
@@ -154,6 +158,9 @@ absl::Status BusService::PublishStream(
   v1::PublishBatchResponse response;
   std::vector<std::pair<std::string, v1::Envelope>> batch;
   while (stream.Receive(&request)) {
+    if (context.deadline_exceeded()) {
+      return absl::DeadlineExceededError("the publish stream reached its deadline");
+    }
     if (auto s = CheckBatchSize(request); !s.ok()) return s;
     // The request is ours: its envelopes move to the broker, uncopied.
     batch.clear();

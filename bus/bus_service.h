@@ -46,9 +46,5 @@ class BusService final : public v1::BusHandler {
 absl::StatusOr<SubscribeSpec> SpecFromRequest(const v1::SubscribeRequest& request);
 // A delivery as the wire carries it.
 void DeliveryToProto(const Delivery& delivery, v1::Delivery* out);
-// The same without copying the envelope: `out` (which must live in an arena)
-// points at the stored one, so `delivery.message` must outlive every use of
-// `out`.
-void AliasDeliveryToProto(const Delivery& delivery, v1::Delivery* out);
 
 }  // namespace kei::bus

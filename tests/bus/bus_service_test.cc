@@ -165,6 +165,51 @@ TEST_P(BusServiceTest, PublisherBatchesLargeMessagesByBytes) {
   }
 }
 
+// Deliveries ready together are split into stream messages of about 512 KiB:
+// 20 retained messages of 200 KiB, read at once by a subscriber starting at
+// the first, fit no transport's message limit in one (WebSocket's is 1 MiB).
+TEST_P(BusServiceTest, SubscriptionSplitsLargeBacklogs) {
+  constexpr int kCount = 20;
+  const std::string payload(200 * 1024, 'y');
+  uint64_t first = 0;
+  for (int i = 0; i < kCount; i += 2) {
+    bus::v1::PublishBatchRequest batch;
+    for (int j = i; j < i + 2; ++j) {
+      auto* m = batch.add_messages();
+      m->set_topic("backlog.large");
+      *m->mutable_envelope() = DataEnvelope(absl::StrCat(j, payload), "text/plain");
+    }
+    auto published = client_->PublishBatch(std::move(batch));
+    ASSERT_TRUE(published.ok()) << published.status();
+    ASSERT_EQ(published->outcomes_size(), 2);
+    if (i == 0) first = published->outcomes(0).response().sequence();
+  }
+  SubscribeOptions options;
+  options.StartAtSequence(first);
+  auto sub = client_->Subscribe("backlog.large", options);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  for (int i = 0; i < kCount; ++i) {
+    auto next = (*sub)->Next(absl::Seconds(10));
+    ASSERT_TRUE(next.ok() && next->has_value()) << i << " " << next.status();
+    ASSERT_EQ((*next)->envelope().binary_data(), absl::StrCat(i, payload));
+  }
+}
+
+// Timestamps before 1970 keep their nanoseconds in [0, 1e9).
+TEST(DeliveryToProtoTest, PublishTimeBeforeTheEpoch) {
+  auto message = std::make_shared<bus::Message>();
+  message->topic = "t";
+  message->publish_time = absl::FromUnixNanos(-1);
+  bus::v1::Delivery out;
+  bus::DeliveryToProto(bus::Delivery{message, "", 1}, &out);
+  EXPECT_EQ(out.publish_time().seconds(), -1);
+  EXPECT_EQ(out.publish_time().nanos(), 999999999);
+  message->publish_time = absl::FromUnixNanos(int64_t{1700000000} * 1000000000 + 5);
+  bus::DeliveryToProto(bus::Delivery{message, "", 1}, &out);
+  EXPECT_EQ(out.publish_time().seconds(), 1700000000);
+  EXPECT_EQ(out.publish_time().nanos(), 5);
+}
+
 TEST_P(BusServiceTest, RetriedPublishIsDeduplicated) {
   bus::v1::Envelope e = DataEnvelope("x", "text/plain");
   e.set_id("retry-1");

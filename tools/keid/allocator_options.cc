@@ -5,7 +5,7 @@
 // many arenas each arena that ever held messages keeps its own freed pages.
 // Measured with tools/bench/bus_bench's workload and 16 MiB of retention:
 // over 2.4 million messages keid's RSS climbed to 830 MB with page faults on
-// every round; per-CPU arenas level off at 550 MB with almost none after the
+// every round; per-CPU arenas level off at 560 MB with almost none after the
 // first rounds (docs/BENCHMARKS.md).
 extern "C" {
 // NOLINTNEXTLINE: the name jemalloc looks for.
