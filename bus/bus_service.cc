@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bus/subject.h"
+#include "cc/codec/proto_time.h"
 #include "google/protobuf/arena.h"
 
 namespace kei::bus {
@@ -18,14 +19,6 @@ constexpr size_t kMaxBatch = 256;
 // 1 MiB frames), as BusPublisher's batches are.
 constexpr size_t kMaxBatchBytes = 512 * 1024;
 constexpr absl::Duration kDefaultRequestTimeout = absl::Seconds(10);
-
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
 
 }  // namespace
 
@@ -44,15 +37,15 @@ absl::StatusOr<SubscribeSpec> SpecFromRequest(const v1::SubscribeRequest& reques
       break;
     case v1::StartPosition::kTime:
       spec.start.kind = StartPosition::Kind::kTime;
-      spec.start.time = FromProto(start.time());
+      spec.start.time = TimeFromProto(start.time());
       break;
     default:
       spec.start.kind = StartPosition::Kind::kNew;
   }
   GroupOptions& o = spec.group_options;
-  if (request.has_ack_wait()) o.ack_wait = FromProto(request.ack_wait());
+  if (request.has_ack_wait()) o.ack_wait = DurationFromProto(request.ack_wait());
   if (request.max_deliveries() != 0) o.max_deliveries = std::max(request.max_deliveries(), 0);
-  for (const auto& d : request.backoff()) o.backoff.push_back(FromProto(d));
+  for (const auto& d : request.backoff()) o.backoff.push_back(DurationFromProto(d));
   o.dead_letter_topic = request.dead_letter_topic();
   if (request.max_ack_pending() != 0) o.max_ack_pending = request.max_ack_pending();
   if (spec.group.empty() && (request.has_ack_wait() || request.max_deliveries() != 0 ||
@@ -75,11 +68,7 @@ void DeliveryFieldsToProto(const Delivery& delivery, v1::Delivery* out) {
   out->set_ack_id(delivery.ack_id);
   out->set_attempt(delivery.attempt);
   out->set_reply_to(m.reply_to);
-  const int64_t seconds = absl::ToUnixSeconds(m.publish_time);  // rounds down
-  google::protobuf::Timestamp* time = out->mutable_publish_time();
-  time->set_seconds(seconds);
-  time->set_nanos(static_cast<int32_t>(
-      (m.publish_time - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+  TimeToProto(m.publish_time, out->mutable_publish_time());
 }
 
 // DeliveryToProto without copying the envelope: `out`, which lives in an
@@ -239,7 +228,7 @@ absl::Status BusService::Nack(Context& context, const v1::NackRequest& request,
                               v1::NackResponse* response) {
   (void)context;
   (void)response;
-  absl::Duration delay = request.has_delay() ? FromProto(request.delay()) : absl::Seconds(-1);
+  absl::Duration delay = request.has_delay() ? DurationFromProto(request.delay()) : absl::Seconds(-1);
   if (request.has_delay() && (delay < absl::ZeroDuration() || delay > kMaxGroupDelay)) {
     return absl::InvalidArgumentError("nack delay must be between 0 and 24 h");
   }

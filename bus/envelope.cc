@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "absl/random/random.h"
+#include "cc/codec/proto_time.h"
 
 namespace kei::bus {
 
@@ -34,11 +35,7 @@ v1::Envelope ProtoEnvelope(const google::protobuf::Message& payload) {
 
 void FillEnvelopeDefaults(v1::Envelope& envelope, absl::Time now) {
   if (envelope.id().empty()) envelope.set_id(NewUuid());
-  if (!envelope.has_time()) {
-    int64_t nanos = absl::ToUnixNanos(now);
-    envelope.mutable_time()->set_seconds(nanos / 1000000000);
-    envelope.mutable_time()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  }
+  if (!envelope.has_time()) TimeToProto(now, envelope.mutable_time());
 }
 
 }  // namespace kei::bus

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "cc/codec/proto_time.h"
 
 namespace kei::bus::nats {
 namespace {
@@ -98,17 +99,14 @@ std::string ExtensionKey(absl::string_view name) {
 }
 
 std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
-  absl::Time time = absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-  return absl::FormatTime(kTimeFormat, time, absl::UTCTimeZone());
+  return absl::FormatTime(kTimeFormat, TimeFromProto(t), absl::UTCTimeZone());
 }
 
 bool ParseTimestamp(absl::string_view text, google::protobuf::Timestamp* out) {
   absl::Time time;
   std::string error;
   if (!absl::ParseTime(absl::RFC3339_full, text, &time, &error)) return false;
-  int64_t seconds = absl::ToUnixSeconds(time);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>((time - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+  TimeToProto(time, out);
   return true;
 }
 

@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "cc/codec/json_codec.h"
+#include "cc/codec/proto_time.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace kei::pubsub {
 
@@ -85,8 +85,7 @@ absl::Status TopicsService::Subscribe(Context& context, const v1::SubscribeReque
       v1::TopicMessage out;
       out.set_topic(message->topic);
       out.set_sequence(message->sequence);
-      *out.mutable_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-          absl::ToUnixNanos(message->time));
+      TimeToProto(message->time, out.mutable_time());
       if (auto s = json.Unmarshal(message->data_json, out.mutable_data()); !s.ok()) return s;
       if (!stream.Send(out)) return absl::OkStatus();
     }

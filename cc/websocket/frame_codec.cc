@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "cc/codec/json_codec.h"
 #include "cc/codec/json_scan.h"
+#include "cc/codec/proto_time.h"
 
 namespace kei::websocket {
 
@@ -292,9 +293,7 @@ namespace {
 
 void Stamp(v1::StreamFrame& frame) {
   if (frame.has_timestamp()) return;
-  const int64_t nanos = absl::ToUnixNanos(absl::Now());
-  frame.mutable_timestamp()->set_seconds(nanos / 1000000000);
-  frame.mutable_timestamp()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  TimeToProto(absl::Now(), frame.mutable_timestamp());
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "cc/codec/json_codec.h"
 #include "cc/codec/proto_codec.h"
+#include "cc/codec/proto_time.h"
 #include "cc/registry/method_info.h"
 #include "cc/status/code_names.h"
 #include "google/protobuf/struct.pb.h"
@@ -51,9 +52,7 @@ std::string RenderEvent(const pubsub::TopicMessage& message, const std::string& 
   event.set_id(id);
   event.set_topic(message.topic);
   event.set_sequence(message.sequence);
-  const int64_t nanos = absl::ToUnixNanos(message.time);
-  event.mutable_timestamp()->set_seconds(nanos / 1000000000);
-  event.mutable_timestamp()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  TimeToProto(message.time, event.mutable_timestamp());
   return RenderFrame(std::move(event), message.data_json, binary);
 }
 

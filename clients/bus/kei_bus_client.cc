@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "bus/envelope.h"
+#include "cc/codec/proto_time.h"
 #include "clients/protocol_client_factory.h"
 #include "clients/unary_invoker.h"
 
@@ -58,22 +59,16 @@ absl::Status SendAck(Transport& transport, const std::vector<std::string>& ack_i
   return Invoke<bus::v1::AckResponse>(transport, "Ack", request, options, retry).status();
 }
 
-void SetDuration(absl::Duration duration, google::protobuf::Duration* out) {
-  absl::Duration nanos;
-  out->set_seconds(absl::IDivDuration(duration, absl::Seconds(1), &nanos));
-  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(nanos)));
-}
-
 bus::v1::SubscribeRequest ToRequest(const std::string& topic, const SubscribeOptions& options) {
   bus::v1::SubscribeRequest request;
   request.set_topic(topic);
   request.set_group(options.group);
   *request.mutable_start() = options.start;
   if (options.ack_wait > absl::ZeroDuration()) {
-    SetDuration(options.ack_wait, request.mutable_ack_wait());
+    DurationToProto(options.ack_wait, request.mutable_ack_wait());
   }
   request.set_max_deliveries(options.max_deliveries);
-  for (absl::Duration delay : options.backoff) SetDuration(delay, request.add_backoff());
+  for (absl::Duration delay : options.backoff) DurationToProto(delay, request.add_backoff());
   request.set_dead_letter_topic(options.dead_letter_topic);
   request.set_max_ack_pending(options.max_ack_pending);
   return request;
@@ -101,10 +96,7 @@ SubscribeOptions& SubscribeOptions::StartAtSequence(uint64_t sequence) {
 }
 
 SubscribeOptions& SubscribeOptions::StartAtTime(absl::Time time) {
-  int64_t seconds = absl::ToUnixSeconds(time);  // floors, so nanos are >= 0
-  start.mutable_time()->set_seconds(seconds);
-  start.mutable_time()->set_nanos(
-      static_cast<int32_t>(absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
+  TimeToProto(time, start.mutable_time());
   return *this;
 }
 
@@ -394,7 +386,7 @@ absl::Status KEIBusClient::Nack(const std::vector<std::string>& ack_ids, absl::D
   if (ack_ids.empty()) return absl::OkStatus();
   bus::v1::NackRequest request;
   for (const auto& id : ack_ids) request.add_ack_ids(id);
-  if (delay >= absl::ZeroDuration()) SetDuration(delay, request.mutable_delay());
+  if (delay >= absl::ZeroDuration()) DurationToProto(delay, request.mutable_delay());
   // Asking twice for one redelivery is asking once: retried.
   CallOptions call = WithDefaultTimeout(options);
   call.idempotent = options.idempotent.value_or(true);

@@ -6,12 +6,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "cc/codec/proto_time.h"
 #include "cc/registry/descriptor_registry.h"
 #include "clients/grpc/grpc_transport.h"
 #include "clients/protocol.h"
 #include "clients/ws/stream_frame_codec.h"
 #include "clients/ws/ws_transport.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace kei {
 
@@ -91,10 +91,6 @@ bool Retryable(const absl::Status& status) {
     default:
       return true;
   }
-}
-
-absl::Time TimeFrom(const google::protobuf::Timestamp& timestamp) {
-  return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
 }
 
 }  // namespace
@@ -397,7 +393,7 @@ void KEIStreamClient::OnSubscriptionFrame(const std::string& id, const ws::Frame
           e.subscription_id = id;
           e.topic = frame.topic().empty() ? subscription->topic : frame.topic();
           e.sequence = frame.sequence();
-          e.time = TimeFrom(frame.timestamp());
+          e.time = TimeFromProto(frame.timestamp());
           if (parsed.has_data) {
             auto data = ws::ParseJsonValue(parsed.data_json);
             if (data.ok()) {
@@ -611,7 +607,7 @@ void KEIStreamClient::GrpcSubscriptionLoop(std::shared_ptr<Subscription> subscri
               e.subscription_id = subscription->id;
               e.topic = message.topic().empty() ? subscription->topic : message.topic();
               e.sequence = message.sequence();
-              e.time = TimeFrom(message.time());
+              e.time = TimeFromProto(message.time());
               e.data = message.data();
               event = std::move(e);
             }

@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "cc/codec/json_codec.h"
 #include "cc/codec/proto_codec.h"
+#include "cc/codec/proto_time.h"
 #include "cc/status/code_names.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace kei::ws {
 namespace {
@@ -41,8 +41,7 @@ absl::StatusOr<v1::StreamFrame> DecodeFrame(absl::string_view text) {
 }
 
 void StampFrame(v1::StreamFrame* frame, absl::Time now) {
-  *frame->mutable_timestamp() =
-      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+  TimeToProto(now, frame->mutable_timestamp());
 }
 
 absl::StatusOr<Frame> ParseFrame(absl::string_view message, bool binary) {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "cc/codec/json_codec.h"
+#include "cc/codec/proto_time.h"
 
 namespace keictl {
 namespace {
@@ -98,9 +99,7 @@ void PutData(const Envelope& envelope, nlohmann::ordered_json& out) {
 }
 
 std::string Rfc3339(const google::protobuf::Timestamp& time) {
-  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ",
-                          absl::FromUnixSeconds(time.seconds()) + absl::Nanoseconds(time.nanos()),
-                          absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", kei::TimeFromProto(time), absl::UTCTimeZone());
 }
 
 // One output line; text that is not UTF-8 is printed with replacement characters.

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "cc/codec/proto_time.h"
 
 namespace kei::agent {
 namespace {
@@ -17,18 +18,6 @@ constexpr size_t kPublishBatch = 256;
 // partial one: one wake-up per batch instead of one per event under load, at
 // the price of at most this much delay for subscribers.
 constexpr absl::Duration kPublishLinger = absl::Milliseconds(1);
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  int64_t seconds = nanos / 1000000000;
-  int64_t rem = nanos % 1000000000;
-  if (rem < 0) {
-    rem += 1000000000;
-    --seconds;
-  }
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(rem));
-}
 
 }  // namespace
 
@@ -71,7 +60,7 @@ std::shared_ptr<const v1::AgentEvent> EventLog::Append(v1::AgentEvent appended) 
     s.mu.Await(absl::Condition(&room));
   }
   event->set_sequence(++s.last_sequence);
-  SetTimestamp(absl::Now(), event->mutable_time());
+  TimeToProto(absl::Now(), event->mutable_time());
   s.bytes += bytes;
   s.events.push_back(State::Retained{event, bytes});
   while (s.events.size() > 1 && (s.events.size() > options_.max_events ||
