@@ -19,17 +19,32 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "bus/arena_batch.h"
 #include "kei/bus/v1/bus.pb.h"
 
 namespace kei::bus {
 
 // A stored (or, for requests and replies, routed) message.
 struct Message {
+  Message() : owned_envelope_(std::make_unique<v1::Envelope>()), envelope_(owned_envelope_.get()) {}
+  // A message whose envelope lives elsewhere, for as long as the message
+  // does: the embedded broker keeps a publish batch's envelopes where they
+  // were parsed, in the batch's arena.
+  explicit Message(v1::Envelope* envelope) : envelope_(envelope) {}
+  Message(const Message&) = delete;
+  Message& operator=(const Message&) = delete;
+
+  const v1::Envelope& envelope() const { return *envelope_; }
+  v1::Envelope& mutable_envelope() { return *envelope_; }
+
   std::string topic;
   uint64_t sequence = 0;  // position in the log; 0 when never stored
   absl::Time publish_time;
-  v1::Envelope envelope;
   std::string reply_to;  // request messages only
+
+ private:
+  std::unique_ptr<v1::Envelope> owned_envelope_;  // null when the envelope lives elsewhere
+  v1::Envelope* envelope_;
 };
 using MessagePtr = std::shared_ptr<const Message>;
 
@@ -113,6 +128,16 @@ class Backend {
     out.reserve(batch.size());
     for (auto& [topic, envelope] : batch) out.push_back(Publish(topic, std::move(envelope)));
     return out;
+  }
+
+  // The same for a batch in its own arena. The default copies each message
+  // out of the arena into PublishBatch; backends that keep messages in
+  // memory override it to keep them where they are.
+  virtual std::vector<absl::StatusOr<PublishResult>> PublishArenaBatch(ArenaBatch batch) {
+    std::vector<std::pair<std::string, v1::Envelope>> copies;
+    copies.reserve(batch->messages_size());
+    for (const v1::PublishRequest& m : batch->messages()) copies.emplace_back(m.topic(), m.envelope());
+    return PublishBatch(std::move(copies));
   }
 
   // INVALID_ARGUMENT for a bad pattern or options; FAILED_PRECONDITION when a

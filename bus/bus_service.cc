@@ -79,14 +79,14 @@ void DeliveryFieldsToProto(const Delivery& delivery, v1::Delivery* out) {
 void AliasDeliveryToProto(const Delivery& delivery, v1::Delivery* out) {
   assert(out->GetArena() != nullptr);
   DeliveryFieldsToProto(delivery, out);
-  out->unsafe_arena_set_allocated_envelope(const_cast<v1::Envelope*>(&delivery.message->envelope));
+  out->unsafe_arena_set_allocated_envelope(const_cast<v1::Envelope*>(&delivery.message->envelope()));
 }
 
 }  // namespace
 
 void DeliveryToProto(const Delivery& delivery, v1::Delivery* out) {
   DeliveryFieldsToProto(delivery, out);
-  *out->mutable_envelope() = delivery.message->envelope;
+  *out->mutable_envelope() = delivery.message->envelope();
 }
 
 BusService::BusService(std::shared_ptr<Backend> backend) : backend_(std::move(backend)) {}
@@ -106,11 +106,8 @@ absl::Status BusService::PublishBatch(Context& context, const v1::PublishBatchRe
                                       v1::PublishBatchResponse* response) {
   (void)context;
   if (auto s = CheckBatchSize(request); !s.ok()) return s;
-  std::vector<std::pair<std::string, v1::Envelope>> batch;
-  batch.reserve(request.messages_size());
-  for (const v1::PublishRequest& m : request.messages()) {
-    batch.emplace_back(m.topic(), m.envelope());
-  }
+  ArenaBatch batch = NewArenaBatch();
+  *batch = request;
   Store(std::move(batch), response);
   return absl::OkStatus();
 }
@@ -123,9 +120,8 @@ absl::Status BusService::CheckBatchSize(const v1::PublishBatchRequest& request) 
   return absl::OkStatus();
 }
 
-void BusService::Store(std::vector<std::pair<std::string, v1::Envelope>> batch,
-                       v1::PublishBatchResponse* response) {
-  auto results = backend_->PublishBatch(std::move(batch));
+void BusService::Store(ArenaBatch batch, v1::PublishBatchResponse* response) {
+  auto results = backend_->PublishArenaBatch(std::move(batch));
   for (const auto& result : results) {
     v1::PublishOutcome* outcome = response->add_outcomes();
     if (result.ok()) {
@@ -143,24 +139,18 @@ absl::Status BusService::PublishStream(
     Context& context, BidiStream<v1::PublishBatchRequest, v1::PublishBatchResponse>& stream) {
   // One batch at a time, in arrival order; the next ones wait in the
   // transport's buffers meanwhile, so the broker is never idle for a round trip.
-  v1::PublishBatchRequest request;
   v1::PublishBatchResponse response;
-  std::vector<std::pair<std::string, v1::Envelope>> batch;
-  while (stream.Receive(&request)) {
+  while (true) {
+    // Each batch is parsed into its own arena, which the broker may keep.
+    ArenaBatch batch = NewArenaBatch();
+    if (!stream.Receive(batch.get())) break;
     if (context.deadline_exceeded()) {
       return absl::DeadlineExceededError("the publish stream reached its deadline");
     }
-    if (auto s = CheckBatchSize(request); !s.ok()) return s;
-    // The request is ours: its envelopes move to the broker, uncopied.
-    batch.clear();
-    batch.reserve(request.messages_size());
-    for (v1::PublishRequest& m : *request.mutable_messages()) {
-      batch.emplace_back(std::move(*m.mutable_topic()), std::move(*m.mutable_envelope()));
-    }
+    if (auto s = CheckBatchSize(*batch); !s.ok()) return s;
     response.Clear();
     Store(std::move(batch), &response);
     if (!stream.Send(response)) return absl::OkStatus();
-    request.Clear();
   }
   return context.cancelled() ? absl::CancelledError("the publish stream was cancelled")
                              : absl::OkStatus();
@@ -198,7 +188,7 @@ absl::Status BusService::Subscribe(Context& context, const v1::SubscribeRequest&
     v1::SubscribeResponse* response = nullptr;
     size_t bytes = 0;
     for (const Delivery& d : *deliveries) {
-      size_t size = d.message->envelope.ByteSizeLong() + d.message->topic.size();
+      size_t size = d.message->envelope().ByteSizeLong() + d.message->topic.size();
       if (response != nullptr && bytes + size > kMaxBatchBytes) {
         if (!stream.Send(*response)) return absl::OkStatus();
         response = nullptr;

@@ -36,8 +36,7 @@ class BusService final : public v1::BusHandler {
  private:
   static absl::Status CheckBatchSize(const v1::PublishBatchRequest& request);
   // Publishes `batch` and answers with its outcomes, in order.
-  void Store(std::vector<std::pair<std::string, v1::Envelope>> batch,
-             v1::PublishBatchResponse* response);
+  void Store(ArenaBatch batch, v1::PublishBatchResponse* response);
 
   std::shared_ptr<Backend> backend_;
 };

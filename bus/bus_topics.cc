@@ -105,7 +105,7 @@ pubsub::TopicMessagePtr ToTopicMessage(const Delivery& delivery) {
   message->topic = delivery.message->topic;
   message->sequence = delivery.message->sequence;
   message->time = delivery.message->publish_time;
-  message->data_json = PayloadAsJson(delivery.message->envelope);
+  message->data_json = PayloadAsJson(delivery.message->envelope());
   return message;
 }
 

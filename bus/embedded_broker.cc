@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "bus/envelope.h"
 #include "bus/subject.h"
+#include "google/protobuf/arena.h"
 #include "nlohmann/json.hpp"
 
 namespace kei::bus {
@@ -321,7 +322,7 @@ absl::Status EmbeddedBroker::Restore() {
       auto read = log_->Read(from, 4096, nullptr);
       if (!read.ok()) return read.status();
       for (const MessagePtr& m : read->messages) {
-        dedup_.Insert(m->envelope.id(), m->sequence, m->publish_time);
+        dedup_.Insert(m->envelope().id(), m->sequence, m->publish_time);
       }
       if (read->next_sequence <= from) break;
       from = read->next_sequence;
@@ -373,9 +374,8 @@ absl::StatusOr<PublishResult> EmbeddedBroker::Publish(absl::string_view topic,
   return std::move(Store({*std::move(message)}, /*deduplicate=*/true).front());
 }
 
-absl::StatusOr<std::shared_ptr<Message>> EmbeddedBroker::Prepare(absl::string_view topic,
-                                                                 v1::Envelope envelope,
-                                                                 absl::Time now) const {
+absl::Status EmbeddedBroker::Admit(absl::string_view topic, v1::Envelope& envelope,
+                                   absl::Time now) const {
   if (auto s = ValidateTopic(topic); !s.ok()) return s;
   FillEnvelopeDefaults(envelope, now);
   size_t size = envelope.ByteSizeLong();
@@ -384,10 +384,17 @@ absl::StatusOr<std::shared_ptr<Message>> EmbeddedBroker::Prepare(absl::string_vi
                                                      " bytes exceeds the bus limit of ",
                                                      options_.max_message_bytes, " bytes"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Message>> EmbeddedBroker::Prepare(absl::string_view topic,
+                                                                 v1::Envelope envelope,
+                                                                 absl::Time now) const {
+  if (auto s = Admit(topic, envelope, now); !s.ok()) return s;
   auto message = std::make_shared<Message>();
   message->topic = std::string(topic);
   message->publish_time = now;
-  message->envelope = std::move(envelope);
+  message->mutable_envelope() = std::move(envelope);
   return message;
 }
 
@@ -407,7 +414,7 @@ absl::StatusOr<PublishResult> EmbeddedBroker::Reply(absl::string_view topic,
   auto reply = std::make_shared<Message>();
   reply->topic = std::string(topic);
   reply->publish_time = now;
-  reply->envelope = std::move(envelope);
+  reply->mutable_envelope() = std::move(envelope);
   absl::MutexLock lock(&inbox->mu);
   if (inbox->reply == nullptr) inbox->reply = std::move(reply);
   return result;
@@ -438,6 +445,39 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::PublishBatch(
   return results;
 }
 
+std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::PublishArenaBatch(ArenaBatch batch) {
+  const int n = batch->messages_size();
+  std::vector<absl::StatusOr<PublishResult>> results(n);
+  std::vector<std::shared_ptr<Message>> messages;
+  std::vector<size_t> positions;
+  messages.reserve(n);
+  positions.reserve(n);
+  google::protobuf::Arena* arena = batch->GetArena();
+  absl::Time now = absl::Now();
+  for (int i = 0; i < n; ++i) {
+    v1::PublishRequest& request = *batch->mutable_messages(i);
+    if (absl::StartsWith(request.topic(), kInboxPrefix)) {
+      results[i] = Reply(request.topic(), request.envelope());
+      continue;
+    }
+    if (auto s = Admit(request.topic(), *request.mutable_envelope(), now); !s.ok()) {
+      results[i] = s;
+      continue;
+    }
+    // The message, like its envelope, lives in the batch's arena; each
+    // stored message keeps the whole batch alive.
+    Message* message =
+        google::protobuf::Arena::Create<Message>(arena, request.mutable_envelope());
+    message->topic = std::move(*request.mutable_topic());
+    message->publish_time = now;
+    messages.emplace_back(batch, message);
+    positions.push_back(i);
+  }
+  auto stored = Store(std::move(messages), /*deduplicate=*/true);
+  for (size_t j = 0; j < positions.size(); ++j) results[positions[j]] = std::move(stored[j]);
+  return results;
+}
+
 std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
     std::vector<std::shared_ptr<Message>> messages, bool deduplicate) {
   const size_t n = messages.size();
@@ -448,11 +488,11 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
   std::vector<std::pair<size_t, std::shared_ptr<PendingPublish>>> racing;
   absl::MutexLock lock(&publish_mu_);
   if (deduplicate) {
-    for (const auto& message : messages) dedup_.Prefetch(message->envelope.id());
+    for (const auto& message : messages) dedup_.Prefetch(message->envelope().id());
   }
   PendingPublish* last = nullptr;
   for (size_t i = 0; i < n; ++i) {
-    const std::string& id = messages[i]->envelope.id();
+    const std::string& id = messages[i]->envelope().id();
     if (deduplicate) {
       if (auto sequence = dedup_.Find(id, messages[i]->publish_time)) {
         results[i] = PublishResult{id, *sequence, true};
@@ -487,7 +527,7 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
     absl::Status status = log_->Append(to_append);
     publish_mu_.Lock();
     for (PendingPublish* p : batch) {
-      const std::string& id = p->message->envelope.id();
+      const std::string& id = p->message->envelope().id();
       auto it = unwritten_ids_.find(id);
       if (it != unwritten_ids_.end() && it->second.get() == p) {
         unwritten_ids_.erase(it);
@@ -502,7 +542,7 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
   for (size_t i = 0; i < n; ++i) {
     if (mine[i] == nullptr) continue;
     if (mine[i]->status.ok()) {
-      results[i] = PublishResult{messages[i]->envelope.id(), messages[i]->sequence, false};
+      results[i] = PublishResult{messages[i]->envelope().id(), messages[i]->sequence, false};
     } else {
       results[i] = mine[i]->status;
     }
@@ -512,7 +552,7 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
     publish_mu_.Await(
         absl::Condition(+[](PendingPublish* p) { return p->done; }, other.get()));
     if (other->status.ok()) {
-      results[i] = PublishResult{messages[i]->envelope.id(), other->message->sequence, true};
+      results[i] = PublishResult{messages[i]->envelope().id(), other->message->sequence, true};
     } else {
       results[i] = other->status;
     }
@@ -525,10 +565,11 @@ absl::Status EmbeddedBroker::PublishDeadLetter(const ConsumerGroup& group,
   auto copy = std::make_shared<Message>();
   copy->topic = group.dead_letter_topic();
   copy->publish_time = absl::Now();
-  copy->envelope = message->envelope;
-  (*copy->envelope.mutable_extensions())["keiorigtopic"] = message->topic;
-  (*copy->envelope.mutable_extensions())["keiorigsequence"] = absl::StrCat(message->sequence);
-  (*copy->envelope.mutable_extensions())["keigroup"] = group.name();
+  v1::Envelope& envelope = copy->mutable_envelope();
+  envelope = message->envelope();
+  (*envelope.mutable_extensions())["keiorigtopic"] = message->topic;
+  (*envelope.mutable_extensions())["keiorigsequence"] = absl::StrCat(message->sequence);
+  (*envelope.mutable_extensions())["keigroup"] = group.name();
   // Same event id as the original: stored without de-duplication.
   return Store({std::move(copy)}, /*deduplicate=*/false).front().status();
 }
@@ -632,7 +673,7 @@ absl::StatusOr<MessagePtr> EmbeddedBroker::Request(absl::string_view topic, v1::
   auto message = std::make_shared<Message>();
   message->topic = std::string(topic);
   message->publish_time = now;
-  message->envelope = std::move(envelope);
+  message->mutable_envelope() = std::move(envelope);
   message->reply_to = absl::StrCat(kInboxPrefix, NewUuid());
   auto inbox = std::make_shared<Inbox>();
   {

@@ -50,6 +50,8 @@ class EmbeddedBroker final : public Backend {
   // One group commit for the whole batch.
   std::vector<absl::StatusOr<PublishResult>> PublishBatch(
       std::vector<std::pair<std::string, v1::Envelope>> batch) override;
+  // The same, storing the envelopes where they are: nothing is copied.
+  std::vector<absl::StatusOr<PublishResult>> PublishArenaBatch(ArenaBatch batch) override;
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeSpec& spec) override;
   absl::Status Ack(absl::string_view ack_id) override;
   absl::Status Nack(absl::string_view ack_id, absl::Duration delay) override;
@@ -70,7 +72,10 @@ class EmbeddedBroker final : public Backend {
 
   EmbeddedBroker(std::unique_ptr<MessageLog> log, EmbeddedBrokerOptions options);
   absl::Status Restore();
-  // A message to store: topic checked, envelope defaults filled, size bounded.
+  // Whether a message may be stored: topic checked, envelope defaults filled,
+  // size bounded.
+  absl::Status Admit(absl::string_view topic, v1::Envelope& envelope, absl::Time now) const;
+  // A message to store, admitted.
   absl::StatusOr<std::shared_ptr<Message>> Prepare(absl::string_view topic,
                                                    v1::Envelope envelope, absl::Time now) const;
   // Stores `messages` through the group commit, de-duplicating by id.

@@ -145,7 +145,7 @@ absl::StatusOr<MessagePtr> NatsBackend::Request(absl::string_view topic, v1::Env
   auto message = std::make_shared<Message>();
   message->topic = natsMsg_GetSubject(reply.get());
   message->publish_time = absl::Now();
-  message->envelope = nats::DecodeEnvelope(reply.get());
+  message->mutable_envelope() = nats::DecodeEnvelope(reply.get());
   return message;
 }
 

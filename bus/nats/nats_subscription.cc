@@ -309,7 +309,7 @@ std::vector<Delivery> Feed::Deliver(std::vector<NatsMsgPtr> taken) {
     const char* reply = natsMsg_GetReply(msg.get());
     std::string reply_to = reply != nullptr ? reply : "";
     auto message = std::make_shared<Message>();
-    message->envelope = DecodeEnvelope(msg.get());
+    message->mutable_envelope() = DecodeEnvelope(msg.get());
     std::optional<AckSubject> ack = ParseAckSubject(reply_to);
     if (!ack) {  // a request
       message->topic = connection_->TopicOfReq(natsMsg_GetSubject(msg.get()));
@@ -390,7 +390,7 @@ std::optional<uint32_t> Feed::Attempt(const AckSubject& ack, absl::Time now) {
 }
 
 void Feed::DeadLetter(const Message& original, const std::string& ack_subject) {
-  v1::Envelope envelope = original.envelope;
+  v1::Envelope envelope = original.envelope();
   auto& extensions = *envelope.mutable_extensions();
   extensions["keiorigtopic"] = original.topic;
   extensions["keiorigsequence"] = absl::StrCat(original.sequence);

@@ -239,7 +239,7 @@ TEST_P(BusBackendTest, GroupMembersCompeteAndEachMessageGoesToOne) {
       auto next = m->Next(16, absl::Now() + absl::Milliseconds(20));
       ASSERT_TRUE(next.ok()) << next.status();
       for (const Delivery& d : *next) {
-        seen.insert(d.message->envelope.binary_data());
+        seen.insert(d.message->envelope().binary_data());
         EXPECT_FALSE(d.ack_id.empty());
         EXPECT_EQ(d.attempt, 1u);
         ASSERT_TRUE(bus().Ack(d.ack_id).ok());
@@ -310,9 +310,9 @@ TEST_P(BusBackendTest, MaxDeliveriesSendsToTheDeadLetterTopic) {
   }
   ASSERT_EQ(dead_letters.size(), 1u);
   EXPECT_THAT(attempts, ElementsAre(1, 2));
-  EXPECT_EQ(dead_letters[0].message->envelope.binary_data(), "bad");
+  EXPECT_EQ(dead_letters[0].message->envelope().binary_data(), "bad");
   EXPECT_EQ(dead_letters[0].message->topic, "deadletter.poison");
-  EXPECT_EQ(dead_letters[0].message->envelope.extensions().at("keiorigtopic"), "tasks.c");
+  EXPECT_EQ(dead_letters[0].message->envelope().extensions().at("keiorigtopic"), "tasks.c");
   // Dead-lettered counts as done for the group.
   EXPECT_TRUE(Collect(*m, 1, absl::Milliseconds(500)).empty());
 }
@@ -365,8 +365,8 @@ TEST_P(BusBackendTest, PublishFillsIdAndTime) {
   EXPECT_EQ(r->id.size(), 36u);
   auto got = Collect(*sub, 1);
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].message->envelope.id(), r->id);
-  EXPECT_GT(got[0].message->envelope.time().seconds(), 0);
+  EXPECT_EQ(got[0].message->envelope().id(), r->id);
+  EXPECT_GT(got[0].message->envelope().time().seconds(), 0);
 }
 
 TEST_P(BusBackendTest, EnvelopeRoundTrips) {
@@ -390,7 +390,7 @@ TEST_P(BusBackendTest, EnvelopeRoundTrips) {
   ASSERT_TRUE(bus().Publish("envelope.t", e).ok());
   auto got = Collect(*sub, 1);
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].message->envelope.DebugString(), e.DebugString());
+  EXPECT_EQ(got[0].message->envelope().DebugString(), e.DebugString());
 }
 
 TEST_P(BusBackendTest, RequestGetsTheFirstReply) {
@@ -401,13 +401,13 @@ TEST_P(BusBackendTest, RequestGetsTheFirstReply) {
     ASSERT_EQ(got.size(), 1u);
     ASSERT_FALSE(got[0].message->reply_to.empty());
     EXPECT_EQ(got[0].message->topic, "svc.echo");
-    v1::Envelope reply = Text(absl::StrCat("echo: ", got[0].message->envelope.binary_data()));
+    v1::Envelope reply = Text(absl::StrCat("echo: ", got[0].message->envelope().binary_data()));
     ASSERT_TRUE(bus().Publish(got[0].message->reply_to, reply).ok());
   });
   auto reply = bus().Request("svc.echo", Text("ping"), absl::Now() + absl::Seconds(5));
   serve.join();
   ASSERT_TRUE(reply.ok()) << reply.status();
-  EXPECT_EQ((*reply)->envelope.binary_data(), "echo: ping");
+  EXPECT_EQ((*reply)->envelope().binary_data(), "echo: ping");
 }
 
 TEST_P(BusBackendTest, RequestGoesToOneMemberOfAGroup) {
@@ -494,7 +494,7 @@ TEST_P(BusBackendTest, ClosedMembersWorkGoesToTheOthers) {
   m1.reset();
   auto again = Collect(*m2, 1, absl::Seconds(5));
   ASSERT_EQ(again.size(), 1u);
-  EXPECT_EQ(again[0].message->envelope.binary_data(), "job");
+  EXPECT_EQ(again[0].message->envelope().binary_data(), "job");
 }
 
 TEST_P(BusBackendTest, CloseWakesABlockedNext) {

@@ -37,7 +37,7 @@ inline std::vector<bus::Delivery> Collect(bus::Subscription& subscription, size_
 
 inline std::vector<std::string> Payloads(const std::vector<bus::Delivery>& deliveries) {
   std::vector<std::string> out;
-  for (const bus::Delivery& d : deliveries) out.push_back(d.message->envelope.binary_data());
+  for (const bus::Delivery& d : deliveries) out.push_back(d.message->envelope().binary_data());
   return out;
 }
 

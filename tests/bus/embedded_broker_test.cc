@@ -108,7 +108,7 @@ TEST(EmbeddedBrokerTest, AFailedDeadLetterStoreIsRetriedNotLost) {
   }
   EXPECT_THAT(attempts, ElementsAre(1));  // never handed out again while dead-lettering
   ASSERT_EQ(dead_letters.size(), 1u);
-  EXPECT_EQ(dead_letters[0].message->envelope.binary_data(), "poison");
+  EXPECT_EQ(dead_letters[0].message->envelope().binary_data(), "poison");
   EXPECT_TRUE(Collect(**dead, 1, absl::Milliseconds(800)).empty());
 }
 
@@ -152,6 +152,61 @@ TEST(EmbeddedBrokerTest, ResumingBelowRetentionStartsAtTheOldestRetained) {
   ASSERT_TRUE(sub.ok());
   EXPECT_EQ((*sub)->first_sequence(), 8u);
   EXPECT_THAT(Payloads(Collect(**sub, 5)), ElementsAre("8", "9", "10", "11", "12"));
+}
+
+TEST(EmbeddedBrokerTest, AnArenaBatchIsStoredWhereItWasParsed) {
+  RetentionPolicy retention;
+  retention.max_messages = 2;
+  auto broker = EmbeddedBroker::Open(std::make_unique<MemoryLog>(retention));
+  ASSERT_TRUE(broker.ok());
+  SubscribeSpec spec;
+  spec.pattern = "arena.>";
+  auto sub = (*broker)->Subscribe(spec);
+  ASSERT_TRUE(sub.ok());
+  ArenaBatch batch = NewArenaBatch();
+  auto add = [&](const std::string& topic, const std::string& text, const std::string& id) {
+    v1::PublishRequest* m = batch->add_messages();
+    m->set_topic(topic);
+    *m->mutable_envelope() = Text(text);
+    m->mutable_envelope()->set_id(id);
+  };
+  add("arena.a", "one", "id-1");
+  add("bad topic", "refused", "id-2");
+  add("arena.b", "again", "id-1");  // the first one's id: a duplicate
+  add("_INBOX.nobody", "dropped", "id-3");
+  add("arena.c", "two", "id-4");
+  const v1::Envelope* parsed_one = &batch->messages(0).envelope();
+  const v1::Envelope* parsed_two = &batch->messages(4).envelope();
+  std::weak_ptr<v1::PublishBatchRequest> alive = batch;
+
+  auto results = (*broker)->PublishArenaBatch(std::move(batch));
+  ASSERT_EQ(results.size(), 5u);
+  ASSERT_TRUE(results[0].ok());
+  EXPECT_FALSE(results[0]->duplicate);
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(results[2].ok());
+  EXPECT_TRUE(results[2]->duplicate);
+  EXPECT_EQ(results[2]->sequence, results[0]->sequence);
+  EXPECT_TRUE(results[3].ok());  // a reply nobody waits for is dropped, as NATS does
+  ASSERT_TRUE(results[4].ok());
+
+  // The stored messages keep the batch's arena alive, and point into it.
+  EXPECT_FALSE(alive.expired());
+  auto got = Collect(**sub, 2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(&got[0].message->envelope(), parsed_one);
+  EXPECT_EQ(&got[1].message->envelope(), parsed_two);
+  EXPECT_EQ(got[0].message->topic, "arena.a");
+  EXPECT_EQ(got[1].message->topic, "arena.c");
+  EXPECT_EQ(got[1].message->envelope().id(), "id-4");
+  EXPECT_THAT(Payloads(got), ElementsAre("one", "two"));
+
+  // Once retention dropped them and nobody holds them, the arena is freed.
+  got.clear();
+  ASSERT_TRUE((*broker)->Publish("arena.d", Text("three")).ok());
+  ASSERT_TRUE((*broker)->Publish("arena.e", Text("four")).ok());
+  const_cast<MessageLog&>((*broker)->log()).EnforceRetention(absl::Now());
+  EXPECT_TRUE(alive.expired());
 }
 
 TEST(EmbeddedBrokerTest, ReadersCatchUpAcrossLongRunsOfOtherTopics) {

@@ -138,7 +138,7 @@ TEST_F(NatsBackendTest, EnvelopeTravelsAsCloudEventsHeaders) {
   ASSERT_TRUE(bus_->Publish("wire.t", e).ok());
   auto got = Collect(*sub, 1);
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].message->envelope.DebugString(), e.DebugString());
+  EXPECT_EQ(got[0].message->envelope().DebugString(), e.DebugString());
   EXPECT_EQ(got[0].message->topic, "wire.t");
 
   natsMsg* raw = nullptr;
@@ -260,8 +260,8 @@ TEST_F(NatsBackendTest, BatchesArePipelinedInOrder) {
   EXPECT_EQ(results[53]->sequence, 0u);
   auto got = Collect(*sub, 51);
   ASSERT_EQ(got.size(), 51u);
-  EXPECT_EQ(got[0].message->envelope.binary_data(), "0");
-  EXPECT_EQ(got[50].message->envelope.binary_data(), "same");
+  EXPECT_EQ(got[0].message->envelope().binary_data(), "0");
+  EXPECT_EQ(got[50].message->envelope().binary_data(), "same");
 }
 
 TEST_F(NatsBackendTest, NextWithAPastDeadlinePolls) {
@@ -325,7 +325,7 @@ TEST_F(NatsBackendTest, GroupMembersCompeteAndAcksStick) {
       auto next = (i == 0 ? m1 : m2)->Next(8, absl::Now() + absl::Milliseconds(20));
       ASSERT_TRUE(next.ok()) << next.status();
       for (const Delivery& d : *next) {
-        seen.insert(d.message->envelope.binary_data());
+        seen.insert(d.message->envelope().binary_data());
         EXPECT_THAT(d.ack_id, ::testing::StartsWith("$JS.ACK.KEI.workers."));
         EXPECT_EQ(d.attempt, 1u);
         ASSERT_TRUE(bus_->Ack(d.ack_id).ok());
@@ -366,7 +366,7 @@ TEST_F(NatsBackendTest, MissedAcksRedeliverThenDeadLetter) {
   EXPECT_TRUE(Collect(*m, 1, absl::Milliseconds(700)).empty());
   auto letters = Collect(*dead, 1);
   ASSERT_EQ(letters.size(), 1u);
-  const v1::Envelope& letter = letters[0].message->envelope;
+  const v1::Envelope& letter = letters[0].message->envelope();
   EXPECT_EQ(letters[0].message->topic, "deadletter.poison");
   EXPECT_EQ(letter.id(), "poison-1");
   EXPECT_EQ(letter.binary_data(), "bad");
@@ -466,7 +466,7 @@ TEST_F(NatsBackendTest, RequestsReachOneResponder) {
         if (d.message->reply_to.empty()) continue;
         ++served;
         EXPECT_TRUE(d.ack_id.empty());
-        auto reply = Text(absl::StrCat("re: ", d.message->envelope.binary_data(), " on ",
+        auto reply = Text(absl::StrCat("re: ", d.message->envelope().binary_data(), " on ",
                                        d.message->topic));
         auto replied = bus_->Publish(d.message->reply_to, reply);
         EXPECT_TRUE(replied.ok() && replied->sequence == 0) << replied.status();
@@ -480,10 +480,10 @@ TEST_F(NatsBackendTest, RequestsReachOneResponder) {
   t1.join();
   t2.join();
   ASSERT_TRUE(echoed.ok()) << echoed.status();
-  EXPECT_EQ((*echoed)->envelope.binary_data(), "re: ping on svc.echo");
+  EXPECT_EQ((*echoed)->envelope().binary_data(), "re: ping on svc.echo");
   EXPECT_THAT((*echoed)->topic, ::testing::StartsWith("_INBOX."));
   ASSERT_TRUE(worked.ok()) << worked.status();
-  EXPECT_EQ((*worked)->envelope.binary_data(), "re: job on svc.work");
+  EXPECT_EQ((*worked)->envelope().binary_data(), "re: job on svc.work");
   EXPECT_EQ(served.load(), 2);
 }
 

@@ -39,15 +39,15 @@ std::shared_ptr<Message> Msg(absl::string_view topic, absl::string_view body,
   auto message = std::make_shared<Message>();
   message->topic = std::string(topic);
   message->publish_time = time;
-  message->envelope.set_id(absl::StrCat("id-", body));
-  message->envelope.set_source("kei://test");
-  message->envelope.set_binary_data(std::string(body));
-  (*message->envelope.mutable_extensions())["k"] = "v";
+  message->mutable_envelope().set_id(absl::StrCat("id-", body));
+  message->mutable_envelope().set_source("kei://test");
+  message->mutable_envelope().set_binary_data(std::string(body));
+  (*message->mutable_envelope().mutable_extensions())["k"] = "v";
   return message;
 }
 
 uint64_t Bytes(const Message& message) {
-  return message.envelope.ByteSizeLong() + message.topic.size();
+  return message.envelope().ByteSizeLong() + message.topic.size();
 }
 
 void ExpectSame(const Message& expected, const Message& actual) {
@@ -56,8 +56,8 @@ void ExpectSame(const Message& expected, const Message& actual) {
   EXPECT_EQ(expected.publish_time, actual.publish_time);
   EXPECT_EQ(expected.reply_to, actual.reply_to);
   EXPECT_TRUE(
-      google::protobuf::util::MessageDifferencer::Equals(expected.envelope, actual.envelope))
-      << actual.envelope.DebugString();
+      google::protobuf::util::MessageDifferencer::Equals(expected.envelope(), actual.envelope()))
+      << actual.envelope().DebugString();
 }
 
 std::vector<uint64_t> Sequences(const LogReadResult& result) {
