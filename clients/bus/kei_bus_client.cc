@@ -230,9 +230,9 @@ Envelope ProtoEnvelope(const google::protobuf::Message& payload) {
   return bus::ProtoEnvelope(payload);
 }
 
-Envelope DataEnvelope(absl::string_view data, absl::string_view content_type) {
+Envelope DataEnvelope(std::string data, absl::string_view content_type) {
   Envelope envelope;
-  envelope.set_binary_data(std::string(data));
+  envelope.set_binary_data(std::move(data));
   envelope.set_datacontenttype(std::string(content_type));
   return envelope;
 }
@@ -307,7 +307,7 @@ absl::StatusOr<bus::v1::PublishResponse> KEIBusClient::Publish(const std::string
                                                                absl::string_view data,
                                                                absl::string_view content_type,
                                                                const CallOptions& options) {
-  return Publish(topic, DataEnvelope(data, content_type), options);
+  return Publish(topic, DataEnvelope(std::string(data), content_type), options);
 }
 
 absl::StatusOr<std::unique_ptr<BusSubscription>> KEIBusClient::Subscribe(
@@ -440,7 +440,8 @@ absl::StatusOr<bus::v1::PublishResponse> KEIBusClient::SendAgentMessage(
   if (!nlohmann::json::accept(json.begin(), json.end())) {
     return absl::InvalidArgumentError("the agent message payload is not JSON");
   }
-  return PublishToAgent(target, type, DataEnvelope(json, "application/json"), options);
+  return PublishToAgent(target, type, DataEnvelope(std::string(json), "application/json"),
+                        options);
 }
 
 absl::StatusOr<bus::v1::PublishResponse> KEIBusClient::PublishToAgent(const std::string& target,

@@ -132,8 +132,8 @@ class BusSubscription {
 // a protobuf message packed into proto_data (datacontenttype
 // "application/protobuf", type = the message's full name) ...
 bus::v1::Envelope ProtoEnvelope(const google::protobuf::Message& payload);
-// ... or any bytes in binary_data with their content type.
-bus::v1::Envelope DataEnvelope(absl::string_view data, absl::string_view content_type);
+// ... or any bytes in binary_data with their content type (taken, not copied).
+bus::v1::Envelope DataEnvelope(std::string data, absl::string_view content_type);
 
 // Agent messaging convention: agent <name> receives its messages on the topic
 // "agent.<name>.inbox" (so `agent.*.inbox` sees every agent's inbox), and
