@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "bus/subject.h"
 #include "cc/codec/proto_time.h"
+#include "cc/codec/reusable_arena.h"
 #include "google/protobuf/arena.h"
 
 namespace kei::bus {
@@ -139,7 +140,7 @@ absl::Status BusService::PublishStream(
     Context& context, BidiStream<v1::PublishBatchRequest, v1::PublishBatchResponse>& stream) {
   // One batch at a time, in arrival order; the next ones wait in the
   // transport's buffers meanwhile, so the broker is never idle for a round trip.
-  v1::PublishBatchResponse response;
+  ReusableArena responses;  // one response at a time, sent before the next
   while (true) {
     // Each batch is parsed into its own arena, which the broker may keep.
     ArenaBatch batch = NewArenaBatch();
@@ -148,9 +149,9 @@ absl::Status BusService::PublishStream(
       return absl::DeadlineExceededError("the publish stream reached its deadline");
     }
     if (auto s = CheckBatchSize(*batch); !s.ok()) return s;
-    response.Clear();
-    Store(std::move(batch), &response);
-    if (!stream.Send(response)) return absl::OkStatus();
+    auto* response = responses.Fresh<v1::PublishBatchResponse>();
+    Store(std::move(batch), response);
+    if (!stream.Send(*response)) return absl::OkStatus();
   }
   return context.cancelled() ? absl::CancelledError("the publish stream was cancelled")
                              : absl::OkStatus();

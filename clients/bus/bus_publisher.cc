@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "bus/backend.h"
 #include "bus/envelope.h"
+#include "cc/codec/reusable_arena.h"
 
 namespace kei {
 
@@ -149,8 +150,10 @@ bool BusPublisher::SendOnStream(Batch& batch) {
 }
 
 void BusPublisher::ReceiveLoop(ClientStream* stream) {
-  absl::StatusOr<bus::v1::PublishBatchResponse> response(absl::in_place);
-  while (stream->Read(&*response)) {
+  ReusableArena arena;  // one response at a time, settled before the next
+  while (true) {
+    auto* response = arena.Fresh<bus::v1::PublishBatchResponse>();
+    if (!stream->Read(response)) break;
     Batch batch;
     {
       absl::MutexLock lock(&mu_);
@@ -162,7 +165,7 @@ void BusPublisher::ReceiveLoop(ClientStream* stream) {
       batch = std::move(in_flight_.front());
       in_flight_.pop_front();
     }
-    Settle(batch, response);  // by reference: the parsed objects are reused
+    Settle(batch, absl::OkStatus(), *response);
   }
   absl::MutexLock lock(&mu_);
   stream_failed_ = true;
@@ -228,25 +231,27 @@ void BusPublisher::EndPipeline(bool drain) {
 }
 
 void BusPublisher::SendAsCall(Batch& batch) {
-  Settle(batch, client_.PublishBatch(std::move(batch.request), options_.call_options));
+  auto response = client_.PublishBatch(std::move(batch.request), options_.call_options);
+  Settle(batch, response.status(),
+         response.ok() ? *response : bus::v1::PublishBatchResponse::default_instance());
 }
 
-void BusPublisher::Settle(Batch& batch,
-                          const absl::StatusOr<bus::v1::PublishBatchResponse>& response) {
+void BusPublisher::Settle(Batch& batch, const absl::Status& status,
+                          const bus::v1::PublishBatchResponse& response) {
   const size_t n = batch.done.size();
-  absl::Status failure = response.status();
-  if (failure.ok() && response->outcomes_size() != static_cast<int>(n)) {
-    failure = absl::InternalError(absl::StrCat("the server answered ", response->outcomes_size(),
+  absl::Status failure = status;
+  if (failure.ok() && response.outcomes_size() != static_cast<int>(n)) {
+    failure = absl::InternalError(absl::StrCat("the server answered ", response.outcomes_size(),
                                                " outcomes for ", n, " messages"));
   }
   uint64_t failed = 0;
   for (size_t i = 0; i < n; ++i) {
-    int code = failure.ok() ? response->outcomes(static_cast<int>(i)).code() : 0;
+    int code = failure.ok() ? response.outcomes(static_cast<int>(i)).code() : 0;
     if (!failure.ok() || code != 0) ++failed;
     if (!batch.done[i]) continue;
     if (!failure.ok()) {
       batch.done[i](failure);
-    } else if (const auto& o = response->outcomes(static_cast<int>(i)); code != 0) {
+    } else if (const auto& o = response.outcomes(static_cast<int>(i)); code != 0) {
       batch.done[i](absl::Status(static_cast<absl::StatusCode>(code), o.message()));
     } else {
       batch.done[i](o.response());

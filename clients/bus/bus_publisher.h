@@ -104,9 +104,10 @@ class BusPublisher {
   void EndPipeline(bool drain);
   // One batch as a PublishBatch call.
   void SendAsCall(Batch& batch);
-  // Hands `response` (or the batch's failure) to the batch's callbacks and
-  // counts the batch settled.
-  void Settle(Batch& batch, const absl::StatusOr<bus::v1::PublishBatchResponse>& response);
+  // Hands `response` (or the batch's failure, when `status` is not OK) to
+  // the batch's callbacks and counts the batch settled.
+  void Settle(Batch& batch, const absl::Status& status,
+              const bus::v1::PublishBatchResponse& response);
 
   KEIBusClient& client_;
   const BusPublisherOptions options_;

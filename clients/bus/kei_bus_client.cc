@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "bus/envelope.h"
 #include "cc/codec/proto_time.h"
+#include "cc/codec/reusable_arena.h"
 #include "clients/protocol_client_factory.h"
 #include "clients/unary_invoker.h"
 
@@ -116,7 +117,11 @@ BusSubscription::~BusSubscription() {
 }
 
 void BusSubscription::ReaderLoop() {
-  bus::v1::SubscribeResponse response;
+  // Handler style: each response in an arena, gone once its deliveries were
+  // handled. Iterator style keeps a heap response, whose deliveries move into
+  // the queue uncopied.
+  ReusableArena arena;
+  bus::v1::SubscribeResponse queued;
   for (;;) {
     {
       // A full buffer stops the reading, so flow control holds the server back.
@@ -126,9 +131,14 @@ void BusSubscription::ReaderLoop() {
       };
       mu_.Await(absl::Condition(&room));
     }
-    response.Clear();
-    if (!stream_->Read(&response)) break;  // after Close, the cancelled stream ends soon
-    Dispatch(response);
+    bus::v1::SubscribeResponse* response = &queued;
+    if (handler_) {
+      response = arena.Fresh<bus::v1::SubscribeResponse>();
+    } else {
+      queued.Clear();
+    }
+    if (!stream_->Read(response)) break;  // after Close, the cancelled stream ends soon
+    Dispatch(*response);
   }
   absl::Status status = stream_->Finish();
   absl::MutexLock lock(&mu_);
