@@ -481,9 +481,11 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::PublishArenaBatch(Are
 std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
     std::vector<std::shared_ptr<Message>> messages, bool deduplicate) {
   const size_t n = messages.size();
-  std::vector<absl::StatusOr<PublishResult>> results(n, absl::InternalError("not stored"));
+  // Each is set below (a default StatusOr is an UNKNOWN error).
+  std::vector<absl::StatusOr<PublishResult>> results(n);
   // Shared: a publish racing one of ours for the same id waits on it and may
-  // look at it after we returned.
+  // look at it after we returned. One allocation holds this call's records.
+  auto records = std::make_shared<std::vector<PendingPublish>>(n);
   std::vector<std::shared_ptr<PendingPublish>> mine(n);
   std::vector<std::pair<size_t, std::shared_ptr<PendingPublish>>> racing;
   absl::MutexLock lock(&publish_mu_);
@@ -503,7 +505,7 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
         continue;
       }
     }
-    mine[i] = std::make_shared<PendingPublish>();
+    mine[i] = std::shared_ptr<PendingPublish>(records, &(*records)[i]);
     mine[i]->message = messages[i];
     if (deduplicate) unwritten_ids_[id] = mine[i];
     pending_.push_back(mine[i].get());
