@@ -24,12 +24,11 @@
 
 namespace kei::bus {
 
-// A stored (or, for requests and replies, routed) message.
+// A stored (or, for requests and replies, routed) message. Its envelope lives
+// beside it for as long as the message does: in the same allocation
+// (NewMessage), or in the arena of the publish batch it came in (the embedded
+// broker stores a batch's envelopes where they were parsed).
 struct Message {
-  Message() : owned_envelope_(std::make_unique<v1::Envelope>()), envelope_(owned_envelope_.get()) {}
-  // A message whose envelope lives elsewhere, for as long as the message
-  // does: the embedded broker keeps a publish batch's envelopes where they
-  // were parsed, in the batch's arena.
   explicit Message(v1::Envelope* envelope) : envelope_(envelope) {}
   Message(const Message&) = delete;
   Message& operator=(const Message&) = delete;
@@ -43,10 +42,14 @@ struct Message {
   std::string reply_to;  // request messages only
 
  private:
-  std::unique_ptr<v1::Envelope> owned_envelope_;  // null when the envelope lives elsewhere
   v1::Envelope* envelope_;
 };
 using MessagePtr = std::shared_ptr<const Message>;
+
+// A message with an empty envelope of its own, in one allocation.
+std::shared_ptr<Message> NewMessage();
+// A copy of `message` (envelope included) that owns its envelope.
+std::shared_ptr<Message> CopyMessage(const Message& message);
 
 struct Delivery {
   MessagePtr message;
@@ -130,13 +133,16 @@ class Backend {
     return out;
   }
 
-  // The same for a batch in its own arena. The default copies each message
-  // out of the arena into PublishBatch; backends that keep messages in
-  // memory override it to keep them where they are.
+  // The same for a batch in its own arena (what the Bus service publishes,
+  // at most kMaxPublishBatch messages). The default copies each message out
+  // of the arena into PublishBatch; backends that keep messages in memory
+  // override it to keep them where they are.
   virtual std::vector<absl::StatusOr<PublishResult>> PublishArenaBatch(ArenaBatch batch) {
     std::vector<std::pair<std::string, v1::Envelope>> copies;
     copies.reserve(batch->messages_size());
-    for (const v1::PublishRequest& m : batch->messages()) copies.emplace_back(m.topic(), m.envelope());
+    for (const v1::PublishRequest& m : batch->messages()) {
+      copies.emplace_back(m.topic(), m.envelope());
+    }
     return PublishBatch(std::move(copies));
   }
 

@@ -80,7 +80,8 @@ void DeliveryFieldsToProto(const Delivery& delivery, v1::Delivery* out) {
 void AliasDeliveryToProto(const Delivery& delivery, v1::Delivery* out) {
   assert(out->GetArena() != nullptr);
   DeliveryFieldsToProto(delivery, out);
-  out->unsafe_arena_set_allocated_envelope(const_cast<v1::Envelope*>(&delivery.message->envelope()));
+  out->unsafe_arena_set_allocated_envelope(
+      const_cast<v1::Envelope*>(&delivery.message->envelope()));
 }
 
 }  // namespace

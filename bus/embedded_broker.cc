@@ -391,7 +391,7 @@ absl::StatusOr<std::shared_ptr<Message>> EmbeddedBroker::Prepare(absl::string_vi
                                                                  v1::Envelope envelope,
                                                                  absl::Time now) const {
   if (auto s = Admit(topic, envelope, now); !s.ok()) return s;
-  auto message = std::make_shared<Message>();
+  auto message = NewMessage();
   message->topic = std::string(topic);
   message->publish_time = now;
   message->mutable_envelope() = std::move(envelope);
@@ -411,7 +411,7 @@ absl::StatusOr<PublishResult> EmbeddedBroker::Reply(absl::string_view topic,
     if (it != inboxes_.end()) inbox = it->second;
   }
   if (inbox == nullptr) return result;  // the requester gave up: dropped, as NATS does
-  auto reply = std::make_shared<Message>();
+  auto reply = NewMessage();
   reply->topic = std::string(topic);
   reply->publish_time = now;
   reply->mutable_envelope() = std::move(envelope);
@@ -452,26 +452,37 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::PublishArenaBatch(Are
   std::vector<size_t> positions;
   messages.reserve(n);
   positions.reserve(n);
-  google::protobuf::Arena* arena = batch->GetArena();
   absl::Time now = absl::Now();
   for (int i = 0; i < n; ++i) {
     v1::PublishRequest& request = *batch->mutable_messages(i);
     if (absl::StartsWith(request.topic(), kInboxPrefix)) {
       results[i] = Reply(request.topic(), request.envelope());
-      continue;
-    }
-    if (auto s = Admit(request.topic(), *request.mutable_envelope(), now); !s.ok()) {
+    } else if (auto s = Admit(request.topic(), *request.mutable_envelope(), now); !s.ok()) {
       results[i] = s;
-      continue;
+    } else {
+      positions.push_back(i);
     }
-    // The message, like its envelope, lives in the batch's arena; each
-    // stored message keeps the whole batch alive.
-    Message* message =
-        google::protobuf::Arena::Create<Message>(arena, request.mutable_envelope());
+  }
+  // The messages live in the batch's arena, like their envelopes, and each
+  // keeps the whole batch alive; so only when every message of the batch is
+  // to be stored. Otherwise the refused ones (up to the transport's message
+  // limit) would stay in memory that retention does not count: then the
+  // messages are copies of their own. (Store does the same on duplicates.)
+  google::protobuf::Arena* arena = batch->GetArena();
+  const bool in_arena = arena != nullptr && positions.size() == static_cast<size_t>(n);
+  for (size_t i : positions) {
+    v1::PublishRequest& request = *batch->mutable_messages(static_cast<int>(i));
+    std::shared_ptr<Message> message;
+    if (in_arena) {
+      message = std::shared_ptr<Message>(
+          batch, google::protobuf::Arena::Create<Message>(arena, request.mutable_envelope()));
+    } else {
+      message = NewMessage();
+      message->mutable_envelope() = request.envelope();
+    }
     message->topic = std::move(*request.mutable_topic());
     message->publish_time = now;
-    messages.emplace_back(batch, message);
-    positions.push_back(i);
+    messages.push_back(std::move(message));
   }
   auto stored = Store(std::move(messages), /*deduplicate=*/true);
   for (size_t j = 0; j < positions.size(); ++j) results[positions[j]] = std::move(stored[j]);
@@ -485,7 +496,7 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
   std::vector<absl::StatusOr<PublishResult>> results(n);
   // Shared: a publish racing one of ours for the same id waits on it and may
   // look at it after we returned. One allocation holds this call's records.
-  auto records = std::make_shared<std::vector<PendingPublish>>(n);
+  auto records = std::make_shared<PendingPublish[]>(n);
   std::vector<std::shared_ptr<PendingPublish>> mine(n);
   std::vector<std::pair<size_t, std::shared_ptr<PendingPublish>>> racing;
   absl::MutexLock lock(&publish_mu_);
@@ -493,23 +504,42 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
     for (const auto& message : messages) dedup_.Prefetch(message->envelope().id());
   }
   PendingPublish* last = nullptr;
+  bool duplicates = false;
   for (size_t i = 0; i < n; ++i) {
     const std::string& id = messages[i]->envelope().id();
     if (deduplicate) {
       if (auto sequence = dedup_.Find(id, messages[i]->publish_time)) {
         results[i] = PublishResult{id, *sequence, true};
+        duplicates = true;
         continue;
       }
       if (auto it = unwritten_ids_.find(id); it != unwritten_ids_.end()) {
         racing.emplace_back(i, it->second);
+        duplicates = true;
         continue;
       }
     }
-    mine[i] = std::shared_ptr<PendingPublish>(records, &(*records)[i]);
+    mine[i] = std::shared_ptr<PendingPublish>(records, &records[i]);
     mine[i]->message = messages[i];
     if (deduplicate) unwritten_ids_[id] = mine[i];
     pending_.push_back(mine[i].get());
     last = mine[i].get();
+  }
+  if (duplicates) {
+    // Messages in a publish batch's arena keep the whole batch alive, the
+    // duplicates' contents too, which retention does not count: the ones
+    // stored get copies of their own. (Nobody else sees them before we
+    // release the lock.)
+    for (size_t i = 0; i < n; ++i) {
+      if (mine[i] == nullptr || messages[i]->envelope().GetArena() == nullptr) continue;
+      std::shared_ptr<Message> copy = CopyMessage(*messages[i]);
+      if (deduplicate) {
+        unwritten_ids_.erase(messages[i]->envelope().id());
+        unwritten_ids_[copy->envelope().id()] = mine[i];
+      }
+      mine[i]->message = copy;
+      messages[i] = std::move(copy);
+    }
   }
   // Ours were queued together, so they are committed together.
   while (last != nullptr && !last->done) {
@@ -564,7 +594,7 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
 
 absl::Status EmbeddedBroker::PublishDeadLetter(const ConsumerGroup& group,
                                                const MessagePtr& message) {
-  auto copy = std::make_shared<Message>();
+  auto copy = NewMessage();
   copy->topic = group.dead_letter_topic();
   copy->publish_time = absl::Now();
   v1::Envelope& envelope = copy->mutable_envelope();
@@ -672,7 +702,7 @@ absl::StatusOr<MessagePtr> EmbeddedBroker::Request(absl::string_view topic, v1::
   }
   absl::Time now = absl::Now();
   FillEnvelopeDefaults(envelope, now);
-  auto message = std::make_shared<Message>();
+  auto message = NewMessage();
   message->topic = std::string(topic);
   message->publish_time = now;
   message->mutable_envelope() = std::move(envelope);

@@ -50,7 +50,8 @@ class EmbeddedBroker final : public Backend {
   // One group commit for the whole batch.
   std::vector<absl::StatusOr<PublishResult>> PublishBatch(
       std::vector<std::pair<std::string, v1::Envelope>> batch) override;
-  // The same, storing the envelopes where they are: nothing is copied.
+  // The same, storing the envelopes where they are, uncopied, when the
+  // whole batch is stored (see the .cc for why not otherwise).
   std::vector<absl::StatusOr<PublishResult>> PublishArenaBatch(ArenaBatch batch) override;
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeSpec& spec) override;
   absl::Status Ack(absl::string_view ack_id) override;

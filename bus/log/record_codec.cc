@@ -136,7 +136,7 @@ absl::StatusOr<RecordView> ParseRecord(absl::string_view record) {
 }
 
 absl::StatusOr<MessagePtr> DecodeMessage(const RecordView& record) {
-  auto message = std::make_shared<Message>();
+  auto message = NewMessage();
   if (!message->mutable_envelope().ParseFromArray(record.envelope.data(),
                                                   static_cast<int>(record.envelope.size()))) {
     return absl::DataLossError(

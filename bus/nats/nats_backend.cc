@@ -142,7 +142,7 @@ absl::StatusOr<MessagePtr> NatsBackend::Request(absl::string_view topic, v1::Env
   }
   if (s != NATS_OK) return nats::NatsError(absl::StrCat("requesting '", topic, "'"), s);
   nats::NatsMsgPtr reply(raw);
-  auto message = std::make_shared<Message>();
+  auto message = NewMessage();
   message->topic = natsMsg_GetSubject(reply.get());
   message->publish_time = absl::Now();
   message->mutable_envelope() = nats::DecodeEnvelope(reply.get());

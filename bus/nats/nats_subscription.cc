@@ -308,7 +308,7 @@ std::vector<Delivery> Feed::Deliver(std::vector<NatsMsgPtr> taken) {
   for (NatsMsgPtr& msg : taken) {
     const char* reply = natsMsg_GetReply(msg.get());
     std::string reply_to = reply != nullptr ? reply : "";
-    auto message = std::make_shared<Message>();
+    auto message = NewMessage();
     message->mutable_envelope() = DecodeEnvelope(msg.get());
     std::optional<AckSubject> ack = ParseAckSubject(reply_to);
     if (!ack) {  // a request

@@ -74,7 +74,8 @@ struct SubscribeOptions {
 // into a bounded buffer for Next (iterator style) or straight into the
 // handler (handler style: in order, on that thread, so a handler may block,
 // which holds the server back, and may call the client; it must not destroy
-// its own subscription, though Close is fine). It ends on Close, on
+// its own subscription, though Close is fine; the delivery it gets is valid
+// only during the call, so it copies what it keeps). It ends on Close, on
 // destruction, or when the server ends the stream. Thread-safe.
 class BusSubscription {
  public:

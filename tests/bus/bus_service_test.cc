@@ -197,7 +197,7 @@ TEST_P(BusServiceTest, SubscriptionSplitsLargeBacklogs) {
 
 // Timestamps before 1970 keep their nanoseconds in [0, 1e9).
 TEST(DeliveryToProtoTest, PublishTimeBeforeTheEpoch) {
-  auto message = std::make_shared<bus::Message>();
+  auto message = bus::NewMessage();
   message->topic = "t";
   message->publish_time = absl::FromUnixNanos(-1);
   bus::v1::Delivery out;

@@ -154,7 +154,16 @@ TEST(EmbeddedBrokerTest, ResumingBelowRetentionStartsAtTheOldestRetained) {
   EXPECT_THAT(Payloads(Collect(**sub, 5)), ElementsAre("8", "9", "10", "11", "12"));
 }
 
-TEST(EmbeddedBrokerTest, AnArenaBatchIsStoredWhereItWasParsed) {
+// Adds a message to `batch`.
+void AddMessage(v1::PublishBatchRequest& batch, const std::string& topic, const std::string& text,
+                const std::string& id) {
+  v1::PublishRequest* m = batch.add_messages();
+  m->set_topic(topic);
+  *m->mutable_envelope() = Text(text);
+  m->mutable_envelope()->set_id(id);
+}
+
+TEST(EmbeddedBrokerTest, AWholeArenaBatchIsStoredWhereItWasParsed) {
   RetentionPolicy retention;
   retention.max_messages = 2;
   auto broker = EmbeddedBroker::Open(std::make_unique<MemoryLog>(retention));
@@ -164,31 +173,17 @@ TEST(EmbeddedBrokerTest, AnArenaBatchIsStoredWhereItWasParsed) {
   auto sub = (*broker)->Subscribe(spec);
   ASSERT_TRUE(sub.ok());
   ArenaBatch batch = NewArenaBatch();
-  auto add = [&](const std::string& topic, const std::string& text, const std::string& id) {
-    v1::PublishRequest* m = batch->add_messages();
-    m->set_topic(topic);
-    *m->mutable_envelope() = Text(text);
-    m->mutable_envelope()->set_id(id);
-  };
-  add("arena.a", "one", "id-1");
-  add("bad topic", "refused", "id-2");
-  add("arena.b", "again", "id-1");  // the first one's id: a duplicate
-  add("_INBOX.nobody", "dropped", "id-3");
-  add("arena.c", "two", "id-4");
+  AddMessage(*batch, "arena.a", "one", "id-1");
+  AddMessage(*batch, "arena.b", "two", "id-2");
   const v1::Envelope* parsed_one = &batch->messages(0).envelope();
-  const v1::Envelope* parsed_two = &batch->messages(4).envelope();
+  const v1::Envelope* parsed_two = &batch->messages(1).envelope();
   std::weak_ptr<v1::PublishBatchRequest> alive = batch;
 
   auto results = (*broker)->PublishArenaBatch(std::move(batch));
-  ASSERT_EQ(results.size(), 5u);
+  ASSERT_EQ(results.size(), 2u);
   ASSERT_TRUE(results[0].ok());
-  EXPECT_FALSE(results[0]->duplicate);
-  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(results[2].ok());
-  EXPECT_TRUE(results[2]->duplicate);
-  EXPECT_EQ(results[2]->sequence, results[0]->sequence);
-  EXPECT_TRUE(results[3].ok());  // a reply nobody waits for is dropped, as NATS does
-  ASSERT_TRUE(results[4].ok());
+  ASSERT_TRUE(results[1].ok());
+  EXPECT_FALSE(results[1]->duplicate);
 
   // The stored messages keep the batch's arena alive, and point into it.
   EXPECT_FALSE(alive.expired());
@@ -196,17 +191,70 @@ TEST(EmbeddedBrokerTest, AnArenaBatchIsStoredWhereItWasParsed) {
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(&got[0].message->envelope(), parsed_one);
   EXPECT_EQ(&got[1].message->envelope(), parsed_two);
-  EXPECT_EQ(got[0].message->topic, "arena.a");
-  EXPECT_EQ(got[1].message->topic, "arena.c");
-  EXPECT_EQ(got[1].message->envelope().id(), "id-4");
+  EXPECT_EQ(got[1].message->topic, "arena.b");
+  EXPECT_EQ(got[1].message->envelope().id(), "id-2");
   EXPECT_THAT(Payloads(got), ElementsAre("one", "two"));
 
   // Once retention dropped them and nobody holds them, the arena is freed.
   got.clear();
-  ASSERT_TRUE((*broker)->Publish("arena.d", Text("three")).ok());
-  ASSERT_TRUE((*broker)->Publish("arena.e", Text("four")).ok());
+  ASSERT_TRUE((*broker)->Publish("arena.c", Text("three")).ok());
+  ASSERT_TRUE((*broker)->Publish("arena.d", Text("four")).ok());
   const_cast<MessageLog&>((*broker)->log()).EnforceRetention(absl::Now());
   EXPECT_TRUE(alive.expired());
+}
+
+// A batch with messages that are not stored (refused, replies, duplicates)
+// must not stay in memory through the ones that are: those are stored as
+// copies, and the batch is freed when the call returns.
+TEST(EmbeddedBrokerTest, APartlyStoredBatchIsStoredAsCopies) {
+  auto broker = EmbeddedBroker::Open(std::make_unique<MemoryLog>());
+  ASSERT_TRUE(broker.ok());
+  SubscribeSpec spec;
+  spec.pattern = "part.>";
+  auto sub = (*broker)->Subscribe(spec);
+  ASSERT_TRUE(sub.ok());
+
+  ArenaBatch refused = NewArenaBatch();
+  AddMessage(*refused, "part.a", "one", "id-1");
+  AddMessage(*refused, "bad topic", "refused", "id-2");
+  AddMessage(*refused, "_INBOX.nobody", "dropped", "id-3");
+  std::weak_ptr<v1::PublishBatchRequest> refused_alive = refused;
+  auto results = (*broker)->PublishArenaBatch(std::move(refused));
+  ASSERT_EQ(results.size(), 3u);
+  ASSERT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(results[2].ok());  // a reply nobody waits for is dropped, as NATS does
+  EXPECT_TRUE(refused_alive.expired());
+
+  ArenaBatch duplicate = NewArenaBatch();
+  AddMessage(*duplicate, "part.b", "two", "id-4");
+  AddMessage(*duplicate, "part.c", "again", "id-1");  // the first batch's id
+  AddMessage(*duplicate, "part.d", "twice", "id-4");  // this batch's own
+  std::weak_ptr<v1::PublishBatchRequest> duplicate_alive = duplicate;
+  results = (*broker)->PublishArenaBatch(std::move(duplicate));
+  ASSERT_EQ(results.size(), 3u);
+  ASSERT_TRUE(results[0].ok());
+  EXPECT_FALSE(results[0]->duplicate);
+  ASSERT_TRUE(results[1].ok());
+  EXPECT_TRUE(results[1]->duplicate);
+  ASSERT_TRUE(results[2].ok());
+  EXPECT_TRUE(results[2]->duplicate);
+  EXPECT_EQ(results[2]->sequence, results[0]->sequence);
+  EXPECT_TRUE(duplicate_alive.expired());
+
+  // Not in an arena at all: stored as copies too.
+  auto heap = std::make_shared<v1::PublishBatchRequest>();
+  AddMessage(*heap, "part.e", "three", "id-5");
+  results = (*broker)->PublishArenaBatch(heap);
+  ASSERT_EQ(results.size(), 1u);
+  ASSERT_TRUE(results[0].ok());
+
+  auto got = Collect(**sub, 3);
+  EXPECT_THAT(Payloads(got), ElementsAre("one", "two", "three"));
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[1].message->envelope().id(), "id-4");
+  EXPECT_EQ(got[1].message->topic, "part.b");
+  EXPECT_EQ(got[2].message->envelope().GetArena(), nullptr);
 }
 
 TEST(EmbeddedBrokerTest, ReadersCatchUpAcrossLongRunsOfOtherTopics) {

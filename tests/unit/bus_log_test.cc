@@ -36,7 +36,7 @@ absl::Time T(int seconds) { return absl::FromUnixSeconds(1700000000 + seconds); 
 
 std::shared_ptr<Message> Msg(absl::string_view topic, absl::string_view body,
                              absl::Time time = T(0)) {
-  auto message = std::make_shared<Message>();
+  auto message = NewMessage();
   message->topic = std::string(topic);
   message->publish_time = time;
   message->mutable_envelope().set_id(absl::StrCat("id-", body));
