@@ -50,19 +50,32 @@ absl::StatusOr<PublishResult> NatsBackend::Publish(absl::string_view topic,
 
 std::vector<absl::StatusOr<PublishResult>> NatsBackend::PublishBatch(
     std::vector<std::pair<std::string, v1::Envelope>> batch) {
-  std::vector<absl::StatusOr<PublishResult>> results(batch.size(),
-                                                     absl::InternalError("not published"));
-  std::vector<std::pair<std::string, v1::Envelope>> stored;
+  return PublishInOrder(batch.size(), [&](size_t i) {
+    return std::make_pair(absl::string_view(batch[i].first), &batch[i].second);
+  });
+}
+
+std::vector<absl::StatusOr<PublishResult>> NatsBackend::PublishArenaBatch(ArenaBatch batch) {
+  return PublishInOrder(batch->messages_size(), [&](size_t i) {
+    v1::PublishRequest& m = *batch->mutable_messages(static_cast<int>(i));
+    return std::make_pair(absl::string_view(m.topic()), m.mutable_envelope());
+  });
+}
+
+std::vector<absl::StatusOr<PublishResult>> NatsBackend::PublishInOrder(
+    size_t n, absl::FunctionRef<std::pair<absl::string_view, v1::Envelope*>(size_t)> at) {
+  std::vector<absl::StatusOr<PublishResult>> results(n);  // each set below
+  std::vector<nats::NatsConnection::OutgoingMessage> stored;
   std::vector<size_t> positions;
   absl::Time now = absl::Now();
-  for (size_t i = 0; i < batch.size(); ++i) {
-    auto& [topic, envelope] = batch[i];
+  for (size_t i = 0; i < n; ++i) {
+    auto [topic, envelope] = at(i);
     if (absl::StartsWith(topic, kInboxPrefix) || !ValidateTopic(topic).ok()) {
-      results[i] = Publish(topic, std::move(envelope));  // a reply, or the error
+      results[i] = Publish(topic, *envelope);  // a reply, or the error
       continue;
     }
-    FillEnvelopeDefaults(envelope, now);
-    stored.emplace_back(std::move(topic), std::move(envelope));
+    FillEnvelopeDefaults(*envelope, now);
+    stored.push_back({topic, envelope});
     positions.push_back(i);
   }
   std::vector<absl::StatusOr<PublishResult>> outcomes = connection_->PublishStoredBatch(stored);

@@ -52,6 +52,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -90,6 +91,8 @@ class NatsBackend final : public Backend {
   // Pipelined: one JetStream round trip for the whole batch.
   std::vector<absl::StatusOr<PublishResult>> PublishBatch(
       std::vector<std::pair<std::string, v1::Envelope>> batch) override;
+  // The same, encoding the envelopes where they are in the batch's arena.
+  std::vector<absl::StatusOr<PublishResult>> PublishArenaBatch(ArenaBatch batch) override;
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeSpec& spec) override;
   absl::Status Ack(absl::string_view ack_id) override;
   absl::Status Nack(absl::string_view ack_id, absl::Duration delay) override;
@@ -99,6 +102,11 @@ class NatsBackend final : public Backend {
  private:
   explicit NatsBackend(std::shared_ptr<nats::NatsConnection> connection)
       : connection_(std::move(connection)) {}
+  // Publishes n messages, the i-th being at(i) (its topic and envelope, which
+  // gets its defaults filled in place), in order: replies and refused topics
+  // one by one, the rest as one pipelined batch.
+  std::vector<absl::StatusOr<PublishResult>> PublishInOrder(
+      size_t n, absl::FunctionRef<std::pair<absl::string_view, v1::Envelope*>(size_t)> at);
 
   std::shared_ptr<nats::NatsConnection> connection_;
 };

@@ -259,7 +259,7 @@ struct Batch {
   absl::Mutex mu;
   absl::flat_hash_map<natsMsg*, size_t> positions ABSL_GUARDED_BY(mu);
   std::vector<absl::StatusOr<PublishResult>> results ABSL_GUARDED_BY(mu);
-  const std::vector<std::pair<std::string, v1::Envelope>>* messages;
+  const std::vector<NatsConnection::OutgoingMessage>* messages;
 };
 
 void OnBatchAck(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* closure) {
@@ -272,7 +272,7 @@ void OnBatchAck(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* c
       batch->positions.erase(it);
       const auto& [topic, envelope] = (*batch->messages)[i];
       if (ack != nullptr) {
-        batch->results[i] = PublishResult{envelope.id(), ack->Sequence, ack->Duplicate};
+        batch->results[i] = PublishResult{envelope->id(), ack->Sequence, ack->Duplicate};
       } else {
         batch->results[i] = NatsError(absl::StrCat("publishing to '", topic, "'"), error->Err,
                                       error->ErrCode, error->ErrText);
@@ -285,11 +285,11 @@ void OnBatchAck(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* c
 }  // namespace
 
 std::vector<absl::StatusOr<PublishResult>> NatsConnection::PublishStoredBatch(
-    const std::vector<std::pair<std::string, v1::Envelope>>& messages) {
+    const std::vector<OutgoingMessage>& messages) {
   if (messages.size() <= 1) {
     std::vector<absl::StatusOr<PublishResult>> results;
     for (const auto& [topic, envelope] : messages) {
-      results.push_back(PublishStored(topic, envelope, envelope.id()));
+      results.push_back(PublishStored(topic, *envelope, envelope->id()));
     }
     return results;
   }
@@ -313,7 +313,7 @@ std::vector<absl::StatusOr<PublishResult>> NatsConnection::PublishStoredBatch(
   publish.ExpectStream = options_.stream_name.c_str();
   for (size_t i = 0; i < messages.size(); ++i) {
     const auto& [topic, envelope] = messages[i];
-    auto msg = EncodeEnvelope(MsgSubject(topic), "", envelope);
+    auto msg = EncodeEnvelope(MsgSubject(topic), "", *envelope);
     if (!msg.ok()) {
       absl::MutexLock lock(&batch.mu);
       batch.results[i] = msg.status();
@@ -324,7 +324,7 @@ std::vector<absl::StatusOr<PublishResult>> NatsConnection::PublishStoredBatch(
       absl::MutexLock lock(&batch.mu);
       batch.positions[raw] = i;
     }
-    publish.MsgId = envelope.id().c_str();
+    publish.MsgId = envelope->id().c_str();
     natsMsg* sent = raw;
     if (natsStatus s = js_PublishMsgAsync(js, &sent, &publish); s != NATS_OK) {
       absl::MutexLock lock(&batch.mu);

@@ -89,10 +89,15 @@ class NatsConnection {
   // de-duplicated by `msg_id` within the stream's duplicate window.
   absl::StatusOr<PublishResult> PublishStored(absl::string_view topic, const v1::Envelope& envelope,
                                               const std::string& msg_id);
-  // As PublishStored for each (topic, complete envelope), in order and
-  // pipelined (one round trip for the lot); de-duplicated by envelope id.
+  // A message to store: its topic and its complete envelope (not owned).
+  struct OutgoingMessage {
+    absl::string_view topic;
+    const v1::Envelope* envelope;
+  };
+  // As PublishStored for each message, in order and pipelined (one round
+  // trip for the lot); de-duplicated by envelope id.
   std::vector<absl::StatusOr<PublishResult>> PublishStoredBatch(
-      const std::vector<std::pair<std::string, v1::Envelope>>& messages);
+      const std::vector<OutgoingMessage>& messages);
   // Core-publishes `data` to `subject` (acks, naks, pull requests).
   absl::Status PublishRaw(const std::string& subject, absl::string_view data,
                           const std::string& reply = "");

@@ -235,33 +235,51 @@ TEST_F(NatsBackendTest, PublishesAreDeduplicatedById) {
 }
 
 TEST_F(NatsBackendTest, BatchesArePipelinedInOrder) {
-  auto sub = Sub("batch.>");
-  ASSERT_TRUE(sub);
-  v1::Envelope repeated = Text("same");
-  repeated.set_id("batch-dup");
-  std::vector<std::pair<std::string, v1::Envelope>> batch;
-  for (int i = 0; i < 50; ++i) batch.emplace_back("batch.a", Text(absl::StrCat(i)));
-  batch.emplace_back("bad topic", Text("x"));
-  batch.emplace_back("batch.b", repeated);
-  batch.emplace_back("batch.b", repeated);
-  batch.emplace_back("_INBOX.nobody", Text("reply"));
-  auto results = bus_->PublishBatch(std::move(batch));
-  ASSERT_EQ(results.size(), 54u);
-  for (int i = 1; i < 50; ++i) {
-    ASSERT_TRUE(results[i].ok()) << results[i].status();
-    EXPECT_EQ(results[i]->sequence, results[i - 1]->sequence + 1);
-    EXPECT_EQ(results[i]->id.size(), 36u);
+  // The same batch as a vector of envelopes and as an arena batch (what the
+  // Bus service publishes).
+  for (bool arena : {false, true}) {
+    SCOPED_TRACE(arena ? "arena batch" : "vector batch");
+    const std::string prefix = arena ? "arenabatch" : "batch";
+    auto sub = Sub(prefix + ".>");
+    ASSERT_TRUE(sub);
+    v1::Envelope repeated = Text("same");
+    repeated.set_id(prefix + "-dup");
+    std::vector<std::pair<std::string, v1::Envelope>> batch;
+    for (int i = 0; i < 50; ++i) batch.emplace_back(prefix + ".a", Text(absl::StrCat(i)));
+    batch.emplace_back("bad topic", Text("x"));
+    batch.emplace_back(prefix + ".b", repeated);
+    batch.emplace_back(prefix + ".b", repeated);
+    batch.emplace_back("_INBOX.nobody", Text("reply"));
+    std::vector<absl::StatusOr<PublishResult>> results;
+    if (arena) {
+      ArenaBatch parsed = NewArenaBatch();
+      for (const auto& [topic, envelope] : batch) {
+        v1::PublishRequest* m = parsed->add_messages();
+        m->set_topic(topic);
+        *m->mutable_envelope() = envelope;
+      }
+      results = bus_->PublishArenaBatch(std::move(parsed));
+    } else {
+      results = bus_->PublishBatch(std::move(batch));
+    }
+    ASSERT_EQ(results.size(), 54u);
+    for (int i = 1; i < 50; ++i) {
+      ASSERT_TRUE(results[i].ok()) << results[i].status();
+      EXPECT_EQ(results[i]->sequence, results[i - 1]->sequence + 1);
+      EXPECT_EQ(results[i]->id.size(), 36u);
+    }
+    EXPECT_EQ(results[50].status().code(), absl::StatusCode::kInvalidArgument);
+    ASSERT_TRUE(results[51].ok() && results[52].ok() && results[53].ok());
+    EXPECT_FALSE(results[51]->duplicate);
+    EXPECT_TRUE(results[52]->duplicate);
+    EXPECT_EQ(results[51]->sequence, results[52]->sequence);
+    EXPECT_EQ(results[53]->sequence, 0u);
+    auto got = Collect(*sub, 51);
+    ASSERT_EQ(got.size(), 51u);
+    EXPECT_EQ(got[0].message->envelope().binary_data(), "0");
+    EXPECT_EQ(got[0].message->envelope().id(), results[0]->id);
+    EXPECT_EQ(got[50].message->envelope().binary_data(), "same");
   }
-  EXPECT_EQ(results[50].status().code(), absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(results[51].ok() && results[52].ok() && results[53].ok());
-  EXPECT_FALSE(results[51]->duplicate);
-  EXPECT_TRUE(results[52]->duplicate);
-  EXPECT_EQ(results[51]->sequence, results[52]->sequence);
-  EXPECT_EQ(results[53]->sequence, 0u);
-  auto got = Collect(*sub, 51);
-  ASSERT_EQ(got.size(), 51u);
-  EXPECT_EQ(got[0].message->envelope().binary_data(), "0");
-  EXPECT_EQ(got[50].message->envelope().binary_data(), "same");
 }
 
 TEST_F(NatsBackendTest, NextWithAPastDeadlinePolls) {
