@@ -220,7 +220,8 @@ absl::Status BusService::Nack(Context& context, const v1::NackRequest& request,
                               v1::NackResponse* response) {
   (void)context;
   (void)response;
-  absl::Duration delay = request.has_delay() ? DurationFromProto(request.delay()) : absl::Seconds(-1);
+  absl::Duration delay =
+      request.has_delay() ? DurationFromProto(request.delay()) : absl::Seconds(-1);
   if (request.has_delay() && (delay < absl::ZeroDuration() || delay > kMaxGroupDelay)) {
     return absl::InvalidArgumentError("nack delay must be between 0 and 24 h");
   }

@@ -4,9 +4,6 @@
 #pragma once
 
 #include <memory>
-#include <string>
-#include <utility>
-#include <vector>
 
 #include "bus/backend.h"
 #include "kei/bus/v1/bus.kei.h"

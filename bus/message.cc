@@ -1,3 +1,5 @@
+// Messages that own their envelope (bus/backend.h): the message and the
+// envelope in one allocation.
 #include <memory>
 
 #include "bus/backend.h"

@@ -1,7 +1,9 @@
 // absl::Time and absl::Duration to and from google.protobuf.Timestamp and
 // Duration, in one place: the kit stamps frames, envelopes, deliveries and
 // events with times and reads durations from requests. A Timestamp's nanos
-// stay in [0, 1e9) for times before 1970 too (seconds round down).
+// stay in [0, 1e9) for times before 1970 too (seconds round down), and times
+// outside a Timestamp's range (years 1-9999, e.g. absl's infinite times) are
+// clamped to it.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +15,18 @@
 namespace kei {
 
 inline void TimeToProto(absl::Time time, google::protobuf::Timestamp* out) {
+  constexpr int64_t kMinSeconds = -62135596800;  // 0001-01-01T00:00:00Z
+  constexpr int64_t kMaxSeconds = 253402300799;  // 9999-12-31T23:59:59Z
+  if (time < absl::FromUnixSeconds(kMinSeconds)) {
+    out->set_seconds(kMinSeconds);
+    out->set_nanos(0);
+    return;
+  }
+  if (time >= absl::FromUnixSeconds(kMaxSeconds + 1)) {
+    out->set_seconds(kMaxSeconds);
+    out->set_nanos(999999999);
+    return;
+  }
   const int64_t seconds = absl::ToUnixSeconds(time);  // rounds down
   out->set_seconds(seconds);
   out->set_nanos(

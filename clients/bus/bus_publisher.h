@@ -92,8 +92,6 @@ class BusPublisher {
   };
 
   void SendLoop();
-  // The next batch from the queue (mu_ held; the queue is not empty).
-  Batch TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends `batch` on the pipeline, opening it first if needed; false when it
   // could not (the batch then still needs sending).
   bool SendOnStream(Batch& batch);

@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "cc/codec/json_codec.h"
+#include "cc/codec/proto_time.h"
 #include "cc/codec/proto_codec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -264,6 +265,44 @@ TEST(JsonCodecTest, MalformedJsonIsInvalidArgument) {
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(s.message()), HasSubstr("kei.test.v1.EchoRequest"));
   }
+}
+
+// ---- proto_time.h ------------------------------------------------------------------
+
+TEST(ProtoTimeTest, TimesRoundTripWithNonNegativeNanos) {
+  for (absl::Time t : {absl::FromUnixNanos(1764441600123456789), absl::FromUnixNanos(-1500000000),
+                       absl::UnixEpoch()}) {
+    google::protobuf::Timestamp proto;
+    TimeToProto(t, &proto);
+    EXPECT_GE(proto.nanos(), 0);
+    EXPECT_LT(proto.nanos(), 1000000000);
+    EXPECT_EQ(TimeFromProto(proto), t);
+  }
+  google::protobuf::Timestamp before_1970;
+  TimeToProto(absl::FromUnixNanos(-1500000000), &before_1970);
+  EXPECT_EQ(before_1970.seconds(), -2);
+  EXPECT_EQ(before_1970.nanos(), 500000000);
+}
+
+TEST(ProtoTimeTest, TimesOutsideATimestampAreClampedToItsRange) {
+  google::protobuf::Timestamp proto;
+  TimeToProto(absl::InfiniteFuture(), &proto);
+  EXPECT_EQ(proto.seconds(), 253402300799);  // 9999-12-31T23:59:59Z
+  EXPECT_EQ(proto.nanos(), 999999999);
+  TimeToProto(absl::InfinitePast(), &proto);
+  EXPECT_EQ(proto.seconds(), -62135596800);  // 0001-01-01T00:00:00Z
+  EXPECT_EQ(proto.nanos(), 0);
+}
+
+TEST(ProtoTimeTest, DurationsKeepOneSign) {
+  google::protobuf::Duration proto;
+  DurationToProto(absl::Milliseconds(-1500), &proto);
+  EXPECT_EQ(proto.seconds(), -1);
+  EXPECT_EQ(proto.nanos(), -500000000);
+  EXPECT_EQ(DurationFromProto(proto), absl::Milliseconds(-1500));
+  DurationToProto(absl::Milliseconds(2250), &proto);
+  EXPECT_EQ(proto.seconds(), 2);
+  EXPECT_EQ(proto.nanos(), 250000000);
 }
 
 }  // namespace
