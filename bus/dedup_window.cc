@@ -16,10 +16,8 @@ constexpr std::array<uint8_t, 256> kHexValue = [] {
 
 }  // namespace
 
-std::optional<DedupWindow::Uuid> DedupWindow::ParseUuid(absl::string_view id) {
-  if (id.size() != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-') {
-    return std::nullopt;
-  }
+DedupWindow::Key::Key(absl::string_view id) : text_(id) {
+  if (id.size() != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-') return;
   // Fixed-length runs of digits into locals (this runs for every publish):
   // no branch per digit, one check at the end.
   uint8_t invalid = 0;
@@ -31,41 +29,40 @@ std::optional<DedupWindow::Uuid> DedupWindow::ParseUuid(absl::string_view id) {
     }
     return word;
   };
-  Uuid uuid;
-  uuid.high = digits(digits(digits(0, 0, 8), 9, 4), 14, 4);
-  uuid.low = digits(digits(0, 19, 4), 24, 12);
-  if (invalid & 0xF0) return std::nullopt;
-  return uuid;
+  high_ = digits(digits(digits(0, 0, 8), 9, 4), 14, 4);
+  low_ = digits(digits(0, 19, 4), 24, 12);
+  is_uuid_ = (invalid & 0xF0) == 0;
 }
 
-void DedupWindow::Prefetch(absl::string_view id) const {
-  if (auto uuid = ParseUuid(id)) {
-    uuids_.prefetch(*uuid);
+void DedupWindow::Prefetch(const Key& key) const {
+  if (key.is_uuid_) {
+    uuids_.prefetch(UuidOf(key));
   } else {
-    others_.prefetch(id);
+    others_.prefetch(key.text_);
   }
 }
 
-std::optional<uint64_t> DedupWindow::Find(absl::string_view id, absl::Time now) {
+std::optional<uint64_t> DedupWindow::Find(const Key& key, absl::Time now) {
   Expire(now);
-  if (auto uuid = ParseUuid(id)) {
-    auto it = uuids_.find(*uuid);
+  if (key.is_uuid_) {
+    auto it = uuids_.find(UuidOf(key));
     if (it == uuids_.end()) return std::nullopt;
     return it->second.sequence;
   }
-  auto it = others_.find(id);
+  auto it = others_.find(key.text_);
   if (it == others_.end()) return std::nullopt;
   return it->second.sequence;
 }
 
-void DedupWindow::Insert(absl::string_view id, uint64_t sequence, absl::Time time) {
+void DedupWindow::Insert(const Key& key, uint64_t sequence, absl::Time time) {
   if (window_ <= absl::ZeroDuration() || max_ids_ == 0) return;
-  Inserted entry{++insertions_, time, Uuid{}, nullptr};
-  if (auto uuid = ParseUuid(id)) {
-    uuids_[*uuid] = Seen{sequence, insertions_};
-    entry.uuid = *uuid;
+  Inserted entry{absl::ToUnixNanos(time), Uuid{}, nullptr};
+  ++insertions_;
+  if (key.is_uuid_) {
+    entry.uuid = UuidOf(key);
+    uuids_[entry.uuid] = Seen{sequence, insertions_};
   } else {
-    auto [it, inserted] = others_.try_emplace(id);
+    auto [it, inserted] = others_.try_emplace(key.text_);
     it->second = Seen{sequence, insertions_};
     entry.other = &*it;
   }
@@ -75,11 +72,12 @@ void DedupWindow::Insert(absl::string_view id, uint64_t sequence, absl::Time tim
 
 void DedupWindow::PopOldest() {
   const Inserted& oldest = order_.front();
+  const uint64_t insertion = insertions_ - order_.size() + 1;
   // An id inserted again later keeps its entry until its newest insertion goes.
   if (oldest.other != nullptr) {
-    if (oldest.other->second.insertion == oldest.insertion) others_.erase(oldest.other->first);
+    if (oldest.other->second.insertion == insertion) others_.erase(oldest.other->first);
   } else if (auto it = uuids_.find(oldest.uuid);
-             it != uuids_.end() && it->second.insertion == oldest.insertion) {
+             it != uuids_.end() && it->second.insertion == insertion) {
     uuids_.erase(it);
   }
   order_.pop_front();
@@ -88,7 +86,10 @@ void DedupWindow::PopOldest() {
 }
 
 void DedupWindow::Expire(absl::Time now) {
-  while (!order_.empty() && order_.front().time + window_ <= now) PopOldest();
+  // Seen at or before the cutoff: out of the window (saturating, so an
+  // infinite window keeps everything).
+  const int64_t cutoff = absl::ToUnixNanos(now - window_);
+  while (!order_.empty() && order_.front().unix_nanos <= cutoff) PopOldest();
 }
 
 }  // namespace kei::bus

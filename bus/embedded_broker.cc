@@ -98,6 +98,7 @@ absl::Status WriteFileAtomically(const fs::path& path, const std::string& conten
 // A publish waiting for its batch to be written.
 struct EmbeddedBroker::PendingPublish {
   std::shared_ptr<Message> message;
+  DedupWindow::Key key;  // of message's id, when de-duplicating
   bool done = false;
   absl::Status status;
 };
@@ -499,16 +500,20 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
   auto records = std::make_shared<PendingPublish[]>(n);
   std::vector<std::shared_ptr<PendingPublish>> mine(n);
   std::vector<std::pair<size_t, std::shared_ptr<PendingPublish>>> racing;
-  absl::MutexLock lock(&publish_mu_);
+  // Each id is keyed once, for the lookup here and the insertion after the write.
+  std::vector<DedupWindow::Key> keys;
   if (deduplicate) {
-    for (const auto& message : messages) dedup_.Prefetch(message->envelope().id());
+    keys.reserve(n);
+    for (const auto& message : messages) keys.emplace_back(message->envelope().id());
   }
+  absl::MutexLock lock(&publish_mu_);
+  for (const DedupWindow::Key& key : keys) dedup_.Prefetch(key);
   PendingPublish* last = nullptr;
   bool duplicates = false;
   for (size_t i = 0; i < n; ++i) {
     const std::string& id = messages[i]->envelope().id();
     if (deduplicate) {
-      if (auto sequence = dedup_.Find(id, messages[i]->publish_time)) {
+      if (auto sequence = dedup_.Find(keys[i], messages[i]->publish_time)) {
         results[i] = PublishResult{id, *sequence, true};
         duplicates = true;
         continue;
@@ -521,7 +526,10 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
     }
     mine[i] = std::shared_ptr<PendingPublish>(records, &records[i]);
     mine[i]->message = messages[i];
-    if (deduplicate) unwritten_ids_[id] = mine[i];
+    if (deduplicate) {
+      mine[i]->key = keys[i];
+      unwritten_ids_[id] = mine[i];
+    }
     pending_.push_back(mine[i].get());
     last = mine[i].get();
   }
@@ -536,6 +544,7 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
       if (deduplicate) {
         unwritten_ids_.erase(messages[i]->envelope().id());
         unwritten_ids_[copy->envelope().id()] = mine[i];
+        mine[i]->key = DedupWindow::Key(copy->envelope().id());
       }
       mine[i]->message = copy;
       messages[i] = std::move(copy);
@@ -563,7 +572,7 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
       auto it = unwritten_ids_.find(id);
       if (it != unwritten_ids_.end() && it->second.get() == p) {
         unwritten_ids_.erase(it);
-        if (status.ok()) dedup_.Insert(id, p->message->sequence, p->message->publish_time);
+        if (status.ok()) dedup_.Insert(p->key, p->message->sequence, p->message->publish_time);
       }
       p->status = status;
       p->done = true;

@@ -1,7 +1,8 @@
 // The embedded broker's publish de-duplication window: ids are found within
 // the window and forgotten after it, the count bound drops the oldest first,
 // an id inserted again keeps its newest entry, and UUID ids (kept as 16 bytes)
-// never collide with other spellings.
+// never collide with other spellings, also in a table big enough for its own
+// mappings.
 #include "bus/dedup_window.h"
 
 #include <cctype>
@@ -9,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 
@@ -95,6 +97,24 @@ TEST(DedupWindowTest, UuidIdsAreExactAndBoundLikeOthers) {
   EXPECT_EQ(window.size(), 1u);
   EXPECT_FALSE(window.Find("11111111-2222-4333-8444-555555555555", kT0 + absl::Seconds(18)));
   EXPECT_EQ(window.size(), 0u);
+}
+
+// Tens of thousands of ids: the table outgrows the heap into its own
+// mappings (huge_page_allocator.h), and the count bound still holds exactly.
+TEST(DedupWindowTest, LargeWindowsKeepTheNewestIds) {
+  constexpr size_t kMax = 100000, kInserted = 150000;
+  DedupWindow window(absl::Hours(1), kMax);
+  auto uuid = [](size_t i) { return absl::StrFormat("%08x-0000-4000-8000-%012x", i, i * 31); };
+  for (size_t i = 0; i < kInserted; ++i) window.Insert(uuid(i), i + 1, kT0);
+  EXPECT_EQ(window.size(), kMax);
+  for (size_t i = 0; i < kInserted; i += 997) {
+    auto found = window.Find(uuid(i), kT0);
+    if (i < kInserted - kMax) {
+      EXPECT_FALSE(found.has_value()) << i;
+    } else {
+      EXPECT_EQ(found, i + 1) << i;
+    }
+  }
 }
 
 TEST(DedupWindowTest, ZeroWindowRemembersNothing) {
