@@ -13,15 +13,18 @@ std::string NewUuid() {
   uint64_t low = absl::Uniform<uint64_t>(random);
   high = (high & ~uint64_t{0xF000}) | 0x4000;                   // version 4
   low = (low & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60);  // RFC 4122 variant
-  // 8-4-4-4-12 hex digits; ids are made per message, so no formatting library.
+  // 8-4-4-4-12 hex digits; ids are made per message, so no formatting library,
+  // and fixed-length runs the compiler unrolls.
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out(36, '-');
-  int pos = 0;
-  for (int i = 0; i < 32; ++i) {
-    if (i == 8 || i == 12 || i == 16 || i == 20) ++pos;
-    uint64_t word = i < 16 ? high : low;
-    out[pos++] = kHex[(word >> (60 - 4 * (i % 16))) & 0xF];
-  }
+  auto put = [&out](size_t at, uint64_t bits, size_t digits) {
+    for (size_t i = digits; i-- > 0; bits >>= 4) out[at + i] = kHex[bits & 0xF];
+  };
+  put(0, high >> 32, 8);
+  put(9, high >> 16, 4);
+  put(14, high, 4);
+  put(19, low >> 48, 4);
+  put(24, low, 12);
   return out;
 }
 
