@@ -228,6 +228,7 @@ absl::Status FileLog::Append(const std::vector<std::shared_ptr<Message>>& batch)
     cache_.push_back(batch[i]);
   }
   last_sequence_ += batch.size();
+  DropBeyondRetention(absl::FromUnixNanos(last_nanos_), evicted);
   while (cache_bytes_ > options_.cache_bytes && !cache_.empty()) {
     cache_bytes_ -= entries_[entries_.size() - cache_.size()].length;
     evicted.push_back(std::move(cache_.front()));
@@ -378,26 +379,11 @@ uint64_t FileLog::SequenceAtTime(absl::Time time) const {
 }
 
 void FileLog::EnforceRetention(absl::Time now) {
-  const RetentionPolicy& retention = options_.retention;
-  const bool by_age = retention.max_age > absl::ZeroDuration();
   std::vector<MessagePtr> evicted;  // freed after the lock
   std::vector<std::shared_ptr<SegmentFile>> emptied;
   {
     absl::MutexLock lock(&mu_);
-    while (!entries_.empty() &&
-           ((retention.max_messages != 0 && entries_.size() > retention.max_messages) ||
-            (retention.max_bytes != 0 && bytes_ > retention.max_bytes) ||
-            (by_age &&
-             absl::FromUnixNanos(entries_.front().publish_unix_nanos) < now - retention.max_age))) {
-      const Entry& entry = entries_.front();
-      bytes_ -= entry.envelope_bytes + entry.topic->size();
-      if (cache_.size() == entries_.size()) {
-        cache_bytes_ -= entry.length;
-        evicted.push_back(std::move(cache_.front()));
-        cache_.pop_front();
-      }
-      entries_.pop_front();
-    }
+    DropBeyondRetention(now, evicted);
     const uint64_t first = last_sequence_ + 1 - entries_.size();
     while (segments_.size() > 1 && segments_[1]->first_sequence() <= first) {
       emptied.push_back(std::move(segments_.front()));
@@ -409,6 +395,25 @@ void FileLog::EnforceRetention(absl::Time now) {
     if (!fs::remove(segment->path(), ec)) {
       Warn(absl::StrCat("removing ", segment->path(), ": ", ec ? ec.message() : "already gone"));
     }
+  }
+}
+
+void FileLog::DropBeyondRetention(absl::Time now, std::vector<MessagePtr>& evicted) {
+  const RetentionPolicy& retention = options_.retention;
+  const bool by_age = retention.max_age > absl::ZeroDuration();
+  while (!entries_.empty() &&
+         ((retention.max_messages != 0 && entries_.size() > retention.max_messages) ||
+          (retention.max_bytes != 0 && bytes_ > retention.max_bytes) ||
+          (by_age &&
+           absl::FromUnixNanos(entries_.front().publish_unix_nanos) < now - retention.max_age))) {
+    const Entry& entry = entries_.front();
+    bytes_ -= entry.envelope_bytes + entry.topic->size();
+    if (cache_.size() == entries_.size()) {
+      cache_bytes_ -= entry.length;
+      evicted.push_back(std::move(cache_.front()));
+      cache_.pop_front();
+    }
+    entries_.pop_front();
   }
 }
 

@@ -92,6 +92,11 @@ class FileLog final : public MessageLog {
   absl::Status Undo(absl::Status error, uint64_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   std::shared_ptr<const std::string> Intern(absl::string_view topic)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Drops the oldest records the policy no longer keeps as of `now` from the
+  // index (and the cache, into `evicted`, for the caller to free after the
+  // lock); their segment files go in EnforceRetention.
+  void DropBeyondRetention(absl::Time now, std::vector<MessagePtr>& evicted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SyncLoop();
   void Warn(absl::string_view message) const;
 

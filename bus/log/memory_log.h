@@ -39,6 +39,11 @@ class MemoryLog final : public MessageLog {
     uint64_t bytes;
   };
 
+  // Pops the oldest messages the policy no longer keeps as of `now` into
+  // `dropped` (for the caller to free after the lock).
+  void DropBeyondRetention(absl::Time now, std::vector<MessagePtr>& dropped)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const RetentionPolicy retention_;
   mutable absl::Mutex mu_;
   std::deque<Entry> entries_ ABSL_GUARDED_BY(mu_);  // sequences first..last

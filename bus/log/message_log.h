@@ -63,7 +63,10 @@ class MessageLog {
   // (last_sequence() + 1 when none).
   virtual uint64_t SequenceAtTime(absl::Time time) const = 0;
 
-  // Drops what the retention policy no longer keeps, as of `now`.
+  // Drops what the retention policy no longer keeps, as of `now`. Append
+  // drops too, as of the newest publish time, so the count and bytes limits
+  // hold after every Append; this call is for age (and, in FileLog, deletes
+  // the segment files nothing is retained from).
   virtual void EnforceRetention(absl::Time now) = 0;
 
   // Retained messages and their payload bytes; for metrics and tests.

@@ -202,7 +202,8 @@ TEST_P(MessageLogTest, SequenceAtTimeAndMonotonicTimes) {
 TEST_P(MessageLogTest, RetentionByCount) {
   auto log = Make({.max_messages = 3});
   for (int i = 1; i <= 5; ++i) ASSERT_TRUE(log->Append({Msg("c", absl::StrCat(i))}).ok());
-  EXPECT_EQ(log->message_count(), 5u);  // Append does not drop; EnforceRetention does
+  // Append keeps the limit by itself; EnforceRetention finds nothing more.
+  EXPECT_EQ(log->message_count(), 3u);
   log->EnforceRetention(T(100));
   EXPECT_EQ(log->first_sequence(), 3u);
   EXPECT_EQ(log->last_sequence(), 5u);
@@ -217,10 +218,22 @@ TEST_P(MessageLogTest, RetentionByBytes) {
   const uint64_t each = Bytes(*batch[0]);
   auto log = Make({.max_bytes = 2 * each + 1});
   ASSERT_TRUE(log->Append(batch).ok());
-  EXPECT_EQ(log->byte_count(), 4 * each);
-  log->EnforceRetention(T(0));
-  EXPECT_EQ(log->first_sequence(), 3u);
+  EXPECT_EQ(log->first_sequence(), 3u);  // at once: memory never holds more
   EXPECT_EQ(log->byte_count(), 2 * each);
+  ASSERT_TRUE(log->Append({Msg("b", "eeee")}).ok());
+  EXPECT_EQ(log->first_sequence(), 4u);
+  EXPECT_EQ(log->byte_count(), 2 * each);
+}
+
+// Age is enforced by EnforceRetention, and by Append as of the newest
+// message's publish time.
+TEST_P(MessageLogTest, AppendDropsWhatTheNewestMessageAgedOut) {
+  auto log = Make({.max_age = absl::Seconds(10)});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(log->Append({Msg("a", absl::StrCat(i), T(i))}).ok());
+  EXPECT_EQ(log->message_count(), 3u);
+  ASSERT_TRUE(log->Append({Msg("a", "late", T(11))}).ok());  // T(0) is older than T(11) - 10s
+  EXPECT_EQ(log->first_sequence(), 2u);
+  EXPECT_EQ(log->message_count(), 3u);
 }
 
 TEST_P(MessageLogTest, RetentionByAgeDownToEmpty) {
