@@ -230,16 +230,22 @@ class EmbeddedBroker::EphemeralReader final : public Reader {
  private:
   absl::StatusOr<std::vector<Delivery>> Poll(size_t max, absl::Time now, absl::Time* due) override {
     const MessageLog& log = *broker_->log_;
-    if (cursor_ < log.first_sequence() && cursor_ <= log.last_sequence()) {
-      uint64_t missed = log.first_sequence() - cursor_;
-      cursor_ = log.first_sequence();
+    auto read = log.Read(cursor_, max,
+                         [this](absl::string_view topic) { return TopicMatches(pattern(), topic); });
+    if (!read.ok()) return read.status();
+    // Checked on the read itself: retention may drop messages at any append.
+    // Before the first read the cursor is only where the subscriber asked to
+    // start, and what retention dropped since was never its to miss.
+    if (!read_before_) {
+      read_before_ = true;
+      cursor_ = std::max(cursor_, read->first_sequence);
+    } else if (cursor_ < read->first_sequence) {
+      uint64_t missed = read->first_sequence - cursor_;
+      cursor_ = read->first_sequence;
       return absl::ResourceExhaustedError(absl::StrCat(
           "subscriber fell behind the bus log's retention; ", missed,
           " messages were dropped for it (resubscribe from sequence ", cursor_, ")"));
     }
-    auto read = log.Read(cursor_, max,
-                         [this](absl::string_view topic) { return TopicMatches(pattern(), topic); });
-    if (!read.ok()) return read.status();
     cursor_ = std::max(cursor_, read->next_sequence);
     // The read stopped at its scan limit: look further at once.
     if (read->messages.empty() && cursor_ <= log.last_sequence()) *due = now;
@@ -250,6 +256,7 @@ class EmbeddedBroker::EphemeralReader final : public Reader {
   }
 
   uint64_t cursor_;
+  bool read_before_ = false;
 };
 
 // A member of a durable consumer group.

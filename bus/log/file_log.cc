@@ -179,6 +179,7 @@ absl::Status FileLog::Recover() {
 
 absl::Status FileLog::Append(const std::vector<std::shared_ptr<Message>>& batch) {
   if (batch.empty()) return absl::OkStatus();
+  std::vector<MessagePtr> evicted;  // freed after both locks
   absl::MutexLock write_lock(&write_mu_);
   if (!broken_.ok()) return broken_;
   if (active_->size() >= options_.segment_bytes &&
@@ -219,7 +220,6 @@ absl::Status FileLog::Append(const std::vector<std::shared_ptr<Message>>& batch)
     batch[i]->publish_time = absl::FromUnixNanos(entries[i].publish_unix_nanos);
   }
 
-  std::vector<MessagePtr> evicted;  // freed after the lock
   absl::MutexLock lock(&mu_);
   for (size_t i = 0; i < batch.size(); ++i) {
     bytes_ += entries[i].envelope_bytes + entries[i].topic->size();
@@ -228,7 +228,7 @@ absl::Status FileLog::Append(const std::vector<std::shared_ptr<Message>>& batch)
     cache_.push_back(batch[i]);
   }
   last_sequence_ += batch.size();
-  DropBeyondRetention(absl::FromUnixNanos(last_nanos_), evicted);
+  DropBeyondRetention(absl::FromUnixNanos(last_nanos_), batch.size(), evicted);
   while (cache_bytes_ > options_.cache_bytes && !cache_.empty()) {
     cache_bytes_ -= entries_[entries_.size() - cache_.size()].length;
     evicted.push_back(std::move(cache_.front()));
@@ -306,6 +306,7 @@ absl::StatusOr<LogReadResult> FileLog::Read(uint64_t from, size_t max_messages,
   {
     absl::ReaderMutexLock lock(&mu_);
     const uint64_t first = last_sequence_ + 1 - entries_.size();
+    result.first_sequence = first;
     result.next_sequence = std::max(from, first);
     if (result.next_sequence > last_sequence_) return result;
     size_t i = result.next_sequence - first;
@@ -383,7 +384,7 @@ void FileLog::EnforceRetention(absl::Time now) {
   std::vector<std::shared_ptr<SegmentFile>> emptied;
   {
     absl::MutexLock lock(&mu_);
-    DropBeyondRetention(now, evicted);
+    DropBeyondRetention(now, 0, evicted);
     const uint64_t first = last_sequence_ + 1 - entries_.size();
     while (segments_.size() > 1 && segments_[1]->first_sequence() <= first) {
       emptied.push_back(std::move(segments_.front()));
@@ -398,10 +399,11 @@ void FileLog::EnforceRetention(absl::Time now) {
   }
 }
 
-void FileLog::DropBeyondRetention(absl::Time now, std::vector<MessagePtr>& evicted) {
+void FileLog::DropBeyondRetention(absl::Time now, size_t keep,
+                                  std::vector<MessagePtr>& evicted) {
   const RetentionPolicy& retention = options_.retention;
   const bool by_age = retention.max_age > absl::ZeroDuration();
-  while (!entries_.empty() &&
+  while (entries_.size() > keep &&
          ((retention.max_messages != 0 && entries_.size() > retention.max_messages) ||
           (retention.max_bytes != 0 && bytes_ > retention.max_bytes) ||
           (by_age &&

@@ -94,8 +94,9 @@ class FileLog final : public MessageLog {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Drops the oldest records the policy no longer keeps as of `now` from the
   // index (and the cache, into `evicted`, for the caller to free after the
-  // lock); their segment files go in EnforceRetention.
-  void DropBeyondRetention(absl::Time now, std::vector<MessagePtr>& evicted)
+  // locks), but never the newest `keep` (a batch just appended); their
+  // segment files go in EnforceRetention.
+  void DropBeyondRetention(absl::Time now, size_t keep, std::vector<MessagePtr>& evicted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SyncLoop();
   void Warn(absl::string_view message) const;

@@ -26,7 +26,7 @@ absl::Status MemoryLog::Append(const std::vector<std::shared_ptr<Message>>& batc
   // thousand messages a second, a second's traffic past the limits is
   // hundreds of MiB of memory, and the oldest batches are freed while their
   // memory can still serve the next ones.
-  DropBeyondRetention(last_time_, dropped);
+  DropBeyondRetention(last_time_, batch.size(), dropped);
   return absl::OkStatus();
 }
 
@@ -45,6 +45,7 @@ absl::StatusOr<LogReadResult> MemoryLog::Read(uint64_t from, size_t max_messages
   absl::ReaderMutexLock lock(&mu_);
   const uint64_t first = last_sequence_ + 1 - entries_.size();
   LogReadResult result;
+  result.first_sequence = first;
   result.next_sequence = std::max(from, first);
   if (result.next_sequence > last_sequence_) return result;
   size_t i = result.next_sequence - first;
@@ -68,12 +69,13 @@ uint64_t MemoryLog::SequenceAtTime(absl::Time time) const {
 void MemoryLog::EnforceRetention(absl::Time now) {
   std::vector<MessagePtr> dropped;  // freed after the lock
   absl::MutexLock lock(&mu_);
-  DropBeyondRetention(now, dropped);
+  DropBeyondRetention(now, 0, dropped);
 }
 
-void MemoryLog::DropBeyondRetention(absl::Time now, std::vector<MessagePtr>& dropped) {
+void MemoryLog::DropBeyondRetention(absl::Time now, size_t keep,
+                                    std::vector<MessagePtr>& dropped) {
   const bool by_age = retention_.max_age > absl::ZeroDuration();
-  while (!entries_.empty() &&
+  while (entries_.size() > keep &&
          ((retention_.max_messages != 0 && entries_.size() > retention_.max_messages) ||
           (retention_.max_bytes != 0 && bytes_ > retention_.max_bytes) ||
           (by_age && entries_.front().message->publish_time < now - retention_.max_age))) {

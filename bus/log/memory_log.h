@@ -40,8 +40,9 @@ class MemoryLog final : public MessageLog {
   };
 
   // Pops the oldest messages the policy no longer keeps as of `now` into
-  // `dropped` (for the caller to free after the lock).
-  void DropBeyondRetention(absl::Time now, std::vector<MessagePtr>& dropped)
+  // `dropped` (for the caller to free after the lock), but never the newest
+  // `keep` (a batch just appended: published, so it is read at least once).
+  void DropBeyondRetention(absl::Time now, size_t keep, std::vector<MessagePtr>& dropped)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const RetentionPolicy retention_;

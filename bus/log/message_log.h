@@ -35,6 +35,9 @@ struct LogReadResult {
   // Where the next Read should start: past everything this one looked at,
   // matching or not.
   uint64_t next_sequence = 0;
+  // The oldest retained sequence when the read was made: a `from` below it
+  // means messages left retention before the reader got to them.
+  uint64_t first_sequence = 0;
 };
 
 class MessageLog {
@@ -64,9 +67,11 @@ class MessageLog {
   virtual uint64_t SequenceAtTime(absl::Time time) const = 0;
 
   // Drops what the retention policy no longer keeps, as of `now`. Append
-  // drops too, as of the newest publish time, so the count and bytes limits
-  // hold after every Append; this call is for age (and, in FileLog, deletes
-  // the segment files nothing is retained from).
+  // drops too, as of the newest publish time, but never the messages it just
+  // stored: the count and bytes limits hold after every Append but for that
+  // batch, which the next Append or this call catches up with. This call is
+  // also for age while nothing is published, and FileLog deletes the segment
+  // files nothing is retained from here.
   virtual void EnforceRetention(absl::Time now) = 0;
 
   // Retained messages and their payload bytes; for metrics and tests.

@@ -202,7 +202,8 @@ TEST_P(MessageLogTest, SequenceAtTimeAndMonotonicTimes) {
 TEST_P(MessageLogTest, RetentionByCount) {
   auto log = Make({.max_messages = 3});
   for (int i = 1; i <= 5; ++i) ASSERT_TRUE(log->Append({Msg("c", absl::StrCat(i))}).ok());
-  // Append keeps the limit by itself; EnforceRetention finds nothing more.
+  // Append keeps the limit by itself (one message at a time here);
+  // EnforceRetention finds nothing more.
   EXPECT_EQ(log->message_count(), 3u);
   log->EnforceRetention(T(100));
   EXPECT_EQ(log->first_sequence(), 3u);
@@ -218,10 +219,15 @@ TEST_P(MessageLogTest, RetentionByBytes) {
   const uint64_t each = Bytes(*batch[0]);
   auto log = Make({.max_bytes = 2 * each + 1});
   ASSERT_TRUE(log->Append(batch).ok());
-  EXPECT_EQ(log->first_sequence(), 3u);  // at once: memory never holds more
-  EXPECT_EQ(log->byte_count(), 2 * each);
+  // The batch just stored stays whole, so subscribers can read it ...
+  EXPECT_EQ(log->byte_count(), 4 * each);
+  // ... and the next append drops down to the limit, its own batch kept.
   ASSERT_TRUE(log->Append({Msg("b", "eeee")}).ok());
   EXPECT_EQ(log->first_sequence(), 4u);
+  EXPECT_EQ(log->byte_count(), 2 * each);
+  ASSERT_TRUE(log->Append({Msg("b", "ffff")}).ok());
+  EXPECT_EQ(log->first_sequence(), 5u);
+  log->EnforceRetention(T(0));
   EXPECT_EQ(log->byte_count(), 2 * each);
 }
 

@@ -3,6 +3,9 @@
 // a standard container works with it.
 #include "bus/huge_page_allocator.h"
 
+#include <sys/mman.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -22,6 +25,14 @@ TEST(HugePageAllocatorTest, BigAllocationsAreAlignedMappingsUsableInFull) {
   for (size_t i = 0; i < n; i += 4099) EXPECT_EQ(p[i], i * 7);
   EXPECT_EQ(p[n - 1], (n - 1) * 7);
   allocator.deallocate(p, n);
+  // The mapping is gone: msync fails on unmapped pages.
+  EXPECT_EQ(msync(p, 6 << 20, MS_ASYNC), -1);
+  EXPECT_EQ(errno, ENOMEM);
+}
+
+TEST(HugePageAllocatorTest, ImpossibleSizesThrow) {
+  HugePageAllocator<uint64_t> allocator;
+  EXPECT_THROW(allocator.allocate(SIZE_MAX / 4), std::bad_array_new_length);
 }
 
 TEST(HugePageAllocatorTest, SmallAllocationsComeFromTheHeap) {
