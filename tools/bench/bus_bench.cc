@@ -7,9 +7,12 @@
 //   core : the NATS C client to nats-server, core publish/subscribe
 //   js   : the NATS C client to nats-server, JetStream with file storage
 //          (async publish with acks, durable pull consumer, explicit acks)
-// Prints one JSON line: {"engine", "messages", "msgs_per_s", "p50_us", "p99_us"}.
+// Prints one JSON line: {"engine", "messages", "msgs_per_s", "p50_us", "p99_us",
+// "client_cpu_us"}: the last is this process's CPU time (user + system, all
+// threads) per message from the first publish to the last delivery.
 // Driven by tools/bench/bus_bench, which starts the servers.
 #include <nats/nats.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -23,6 +26,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "clients/bus/bus_publisher.h"
 #include "clients/bus/kei_bus_client.h"
@@ -30,6 +34,14 @@
 namespace {
 
 constexpr size_t kMessageBytes = 1024;
+
+// CPU time of this process so far (user + system, every thread).
+int64_t CpuNanos() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto nanos = [](const timeval& t) { return t.tv_sec * 1000000000LL + t.tv_usec * 1000LL; };
+  return nanos(usage.ru_utime) + nanos(usage.ru_stime);
+}
 
 int64_t NowNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -55,7 +67,10 @@ class Tally {
     absl::MutexLock lock(&mu_);
     auto room = [this] { return published_ - delivered_ < window_; };
     mu_.Await(absl::Condition(&room));
-    if (published_++ == 0) start_ = NowNanos();
+    if (published_++ == 0) {
+      start_ = NowNanos();
+      start_cpu_ = CpuNanos();
+    }
   }
   void Delivered(const char* data, size_t size) {
     int64_t now = NowNanos();
@@ -63,7 +78,10 @@ class Tally {
     if (size >= sizeof(sent)) std::memcpy(&sent, data, sizeof(sent));
     absl::MutexLock lock(&mu_);
     latencies_.push_back(now - sent);
-    if (++delivered_ == messages_) end_ = now;
+    if (++delivered_ == messages_) {
+      end_ = now;
+      end_cpu_ = CpuNanos();
+    }
   }
   bool WaitDone(absl::Duration timeout) {
     absl::MutexLock lock(&mu_);
@@ -82,7 +100,12 @@ class Tally {
     return absl::StrCat("{\"engine\":\"", engine, "\",\"messages\":", delivered_,
                         ",\"msgs_per_s\":", seconds > 0 ? static_cast<int64_t>(delivered_ / seconds) : 0,
                         ",\"p50_us\":", static_cast<int64_t>(pct(0.50)),
-                        ",\"p99_us\":", static_cast<int64_t>(pct(0.99)), "}");
+                        ",\"p99_us\":", static_cast<int64_t>(pct(0.99)),
+                        ",\"client_cpu_us\":",
+                        absl::StrFormat("%.2f", delivered_ >= messages_
+                                                    ? (end_cpu_ - start_cpu_) / 1e3 / messages_
+                                                    : 0.0),
+                        "}");
   }
 
  private:
@@ -93,6 +116,8 @@ class Tally {
   int64_t delivered_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t start_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t end_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t start_cpu_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t end_cpu_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<int64_t> latencies_ ABSL_GUARDED_BY(mu_);
 };
 
