@@ -137,10 +137,15 @@ TEST(EmbeddedBrokerTest, RacingPublishesOfOneIdStoreItOnce) {
   }
 }
 
-TEST(EmbeddedBrokerTest, ResumingBelowRetentionStartsAtTheOldestRetained) {
+// An embedded broker whose in-memory log keeps at most `max_messages`.
+absl::StatusOr<std::unique_ptr<EmbeddedBroker>> OpenKeeping(uint64_t max_messages) {
   RetentionPolicy retention;
-  retention.max_messages = 5;
-  auto broker = EmbeddedBroker::Open(std::make_unique<MemoryLog>(retention));
+  retention.max_messages = max_messages;
+  return EmbeddedBroker::Open(std::make_unique<MemoryLog>(retention));
+}
+
+TEST(EmbeddedBrokerTest, ResumingBelowRetentionStartsAtTheOldestRetained) {
+  auto broker = OpenKeeping(5);
   ASSERT_TRUE(broker.ok());
   for (int i = 1; i <= 12; ++i) ASSERT_TRUE((*broker)->Publish("old.t", Text(absl::StrCat(i))).ok());
   const_cast<MessageLog&>((*broker)->log()).EnforceRetention(absl::Now());
@@ -157,9 +162,7 @@ TEST(EmbeddedBrokerTest, ResumingBelowRetentionStartsAtTheOldestRetained) {
 // Retention holds at every publish, but never drops the batch just stored:
 // a live subscriber gets all of a batch bigger than the count limit.
 TEST(EmbeddedBrokerTest, ABatchOverTheCountLimitStillReachesLiveSubscribers) {
-  RetentionPolicy retention;
-  retention.max_messages = 3;
-  auto broker = EmbeddedBroker::Open(std::make_unique<MemoryLog>(retention));
+  auto broker = OpenKeeping(3);
   ASSERT_TRUE(broker.ok());
   SubscribeSpec spec;
   spec.pattern = "big.t";
@@ -180,9 +183,7 @@ TEST(EmbeddedBrokerTest, ABatchOverTheCountLimitStillReachesLiveSubscribers) {
 // happened at a publish (not the periodic retention pass); one that only
 // asked to start at the oldest retained message misses nothing and gets none.
 TEST(EmbeddedBrokerTest, FallingBehindRetentionIsAnErrorStartingBelowItIsNot) {
-  RetentionPolicy retention;
-  retention.max_messages = 4;
-  auto broker = EmbeddedBroker::Open(std::make_unique<MemoryLog>(retention));
+  auto broker = OpenKeeping(4);
   ASSERT_TRUE(broker.ok());
   for (int i = 1; i <= 4; ++i) ASSERT_TRUE((*broker)->Publish("lag.t", Text(absl::StrCat(i))).ok());
   SubscribeSpec spec;
@@ -218,9 +219,7 @@ void AddMessage(v1::PublishBatchRequest& batch, const std::string& topic, const 
 }
 
 TEST(EmbeddedBrokerTest, AWholeArenaBatchIsStoredWhereItWasParsed) {
-  RetentionPolicy retention;
-  retention.max_messages = 2;
-  auto broker = EmbeddedBroker::Open(std::make_unique<MemoryLog>(retention));
+  auto broker = OpenKeeping(2);
   ASSERT_TRUE(broker.ok());
   SubscribeSpec spec;
   spec.pattern = "arena.>";
