@@ -13,6 +13,10 @@ class StreamWriter {
   explicit StreamWriter(StreamIO& io) : io_(io) {}
   // False once the caller is gone; handlers should then return.
   bool Send(const Response& message) { return io_.Write(message); }
+  // `bytes`: a serialized Response (StreamIO::WriteSerialized).
+  bool SendSerialized(absl::string_view bytes) {
+    return io_.WriteSerialized(Response::default_instance(), bytes);
+  }
 
  private:
   StreamIO& io_;
@@ -35,6 +39,13 @@ class BidiStream {
   explicit BidiStream(StreamIO& io) : io_(io) {}
   bool Receive(Request* message) { return io_.Read(message); }
   bool Send(const Response& message) { return io_.Write(message); }
+  // The next Request as binary protobuf bytes (StreamIO::ReadSerialized).
+  bool ReceiveSerialized(std::string* out) {
+    return io_.ReadSerialized(Request::default_instance(), out);
+  }
+  bool SendSerialized(absl::string_view bytes) {
+    return io_.WriteSerialized(Response::default_instance(), bytes);
+  }
 
  private:
   StreamIO& io_;

@@ -4,18 +4,23 @@
 // in-process gRPC hop. Unary calls run inline on gRPC's callback thread;
 // streaming calls get a worker thread that drives a blocking StreamIO over the
 // reactor (one outstanding read and one outstanding write, i.e. gRPC's own flow
-// control).
+// control); streaming methods are registered raw (bytes in, bytes out).
 #pragma once
 
 #include <memory>
 #include <system_error>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "cc/dispatch/dispatcher.h"
 #include "cc/grpc/grpc_context.h"
 #include "cc/status/grpc_mapping.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
 #include "grpcpp/server_context.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 
 namespace kei::grpc_glue {
@@ -78,8 +83,13 @@ grpc::ServerUnaryReactor* ServeUnary(const Dispatcher& dispatcher,
 }
 
 // Blocking read/write over a reactor's Start*/On*Done pairs, shared by the
-// three streaming reactors. `Base` is the grpc reactor type.
-template <class Base, class Request, class Response>
+// three streaming reactors. `Base` is the grpc reactor type. Streaming methods
+// are registered raw (protoc-gen-kei marks them so): messages cross as
+// serialized bytes, so a handler may read into or write any message that is
+// wire-compatible with the method's types, or the bytes themselves
+// (StreamIO::ReadSerialized / WriteSerialized), with no copy through the
+// declared type.
+template <class Base>
 class StreamReactor : public Base, public StreamIO {
  public:
   StreamReactor(const Dispatcher& dispatcher, const MethodHandler& method,
@@ -93,6 +103,9 @@ class StreamReactor : public Base, public StreamIO {
     try {
       worker_ = std::thread([this] {
         absl::Status status = dispatcher_.Stream(method_, context_, *this);
+        // A request that did not parse ended the handler's reads: that is
+        // the call's outcome.
+        if (!decode_status_.ok()) status = decode_status_;
         SendResponseMetadata(context_, server_context_);
         this->Finish(ToGrpcStatus(status));
         // `this` may be deleted from here on.
@@ -119,45 +132,79 @@ class StreamReactor : public Base, public StreamIO {
 
  protected:
   // Read and write plumbing; used by the subclasses that have that direction.
-  bool BlockingRead(google::protobuf::Message* out) {
+  // Worker thread only.
+  bool BlockingRead(grpc::ByteBuffer* out) {
     if (read_closed_) return false;
-    Request* target = dynamic_cast<Request*>(out);
-    if (target == nullptr) target = &read_buffer_;
     {
       absl::MutexLock lock(&mu_);
       read_pending_ = true;
     }
-    this->StartRead(target);
+    this->StartRead(out);
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(+[](bool* pending) { return !*pending; }, &read_pending_));
-    if (!read_ok_) {
-      read_closed_ = true;
-      return false;
-    }
-    if (target != out) out->CopyFrom(*target);
-    return true;
+    if (!read_ok_) read_closed_ = true;
+    return read_ok_;
   }
   void ReadDone(bool ok) {
     absl::MutexLock lock(&mu_);
     read_ok_ = ok;
     read_pending_ = false;
   }
-  bool BlockingWrite(const google::protobuf::Message& message) {
-    if (write_failed_ || context_.cancelled()) return false;
-    const Response* typed = dynamic_cast<const Response*>(&message);
-    if (typed == nullptr) {
-      write_buffer_.CopyFrom(message);
-      typed = &write_buffer_;
+  // Parses `bytes` into `out`; a failure ends the call with INVALID_ARGUMENT.
+  bool Parse(grpc::ByteBuffer* bytes, google::protobuf::Message* out) {
+    out->Clear();
+    grpc::Status s = grpc::SerializationTraits<google::protobuf::Message>::Deserialize(bytes, out);
+    if (s.ok()) return true;
+    return Undecodable(out->GetDescriptor()->full_name());
+  }
+  // The bytes of `buffer`, in one string.
+  static bool Flatten(const grpc::ByteBuffer& buffer, std::string* out) {
+    std::vector<grpc::Slice> slices;
+    if (!buffer.Dump(&slices).ok()) return false;
+    out->clear();
+    out->reserve(buffer.Length());
+    for (const grpc::Slice& slice : slices) {
+      out->append(reinterpret_cast<const char*>(slice.begin()), slice.size());
     }
+    return true;
+  }
+  bool Undecodable(const std::string& type) {
+    decode_status_ = absl::InvalidArgumentError(absl::StrCat("a ", type, " did not parse"));
+    read_closed_ = true;
+    return false;
+  }
+  bool BlockingRead(google::protobuf::Message* out) {
+    return BlockingRead(&read_buffer_) && Parse(&read_buffer_, out);
+  }
+  bool BlockingReadSerialized(std::string* out) {
+    return BlockingRead(&read_buffer_) && (Flatten(read_buffer_, out) || Undecodable("message"));
+  }
+
+  bool BlockingWrite(grpc::ByteBuffer bytes) {
+    if (write_failed_ || context_.cancelled()) return false;
+    write_buffer_ = std::move(bytes);
     {
       absl::MutexLock lock(&mu_);
       write_pending_ = true;
     }
-    this->StartWrite(typed);
+    this->StartWrite(&write_buffer_);
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(+[](bool* pending) { return !*pending; }, &write_pending_));
     if (!write_ok_) write_failed_ = true;
     return write_ok_;
+  }
+  bool BlockingWrite(const google::protobuf::Message& message) {
+    grpc::ByteBuffer bytes;
+    bool own = false;
+    if (!grpc::SerializationTraits<google::protobuf::Message>::Serialize(message, &bytes, &own)
+             .ok()) {
+      return false;
+    }
+    return BlockingWrite(std::move(bytes));
+  }
+  bool BlockingWriteSerialized(absl::string_view bytes) {
+    grpc::Slice slice(bytes.data(), bytes.size());
+    return BlockingWrite(grpc::ByteBuffer(&slice, 1));
   }
   void WriteDone(bool ok) {
     absl::MutexLock lock(&mu_);
@@ -180,96 +227,103 @@ class StreamReactor : public Base, public StreamIO {
   // Touched by the worker thread only.
   bool read_closed_ = false;
   bool write_failed_ = false;
-  Request read_buffer_;
-  Response write_buffer_;
+  absl::Status decode_status_;
+  grpc::ByteBuffer read_buffer_;
+  grpc::ByteBuffer write_buffer_;  // gRPC's until OnWriteDone
 };
 
-template <class Request, class Response>
 class ServerStreamReactor final
-    : public StreamReactor<grpc::ServerWriteReactor<Response>, Request, Response> {
+    : public StreamReactor<grpc::ServerWriteReactor<grpc::ByteBuffer>> {
  public:
   ServerStreamReactor(const Dispatcher& dispatcher, const MethodHandler& method,
-                      grpc::CallbackServerContext* server_context, const Request* request)
-      : StreamReactor<grpc::ServerWriteReactor<Response>, Request, Response>(
-            dispatcher, method, server_context),
-        request_(request) {}
+                      grpc::CallbackServerContext* server_context, const grpc::ByteBuffer* request)
+      : StreamReactor(dispatcher, method, server_context), request_(request) {}
   // The single request, then the end of the stream.
   bool Read(google::protobuf::Message* out) override {
     if (request_ == nullptr) return false;
-    out->CopyFrom(*request_);
+    grpc::ByteBuffer request = *request_;  // shares the slices
     request_ = nullptr;
-    return true;
+    return Parse(&request, out);
   }
-  bool Write(const google::protobuf::Message& message) override {
-    return this->BlockingWrite(message);
+  bool ReadSerialized(const google::protobuf::Message&, std::string* out) override {
+    if (request_ == nullptr) return false;
+    const grpc::ByteBuffer* request = request_;
+    request_ = nullptr;
+    return Flatten(*request, out) || Undecodable("message");
   }
-  void OnWriteDone(bool ok) override { this->WriteDone(ok); }
+  bool Write(const google::protobuf::Message& message) override { return BlockingWrite(message); }
+  bool WriteSerialized(const google::protobuf::Message&, absl::string_view bytes) override {
+    return BlockingWriteSerialized(bytes);
+  }
+  void OnWriteDone(bool ok) override { WriteDone(ok); }
 
  private:
-  const Request* request_;
+  const grpc::ByteBuffer* request_;
 };
 
-template <class Request, class Response>
 class ClientStreamReactor final
-    : public StreamReactor<grpc::ServerReadReactor<Request>, Request, Response> {
+    : public StreamReactor<grpc::ServerReadReactor<grpc::ByteBuffer>> {
  public:
   ClientStreamReactor(const Dispatcher& dispatcher, const MethodHandler& method,
-                      grpc::CallbackServerContext* server_context, Response* response)
-      : StreamReactor<grpc::ServerReadReactor<Request>, Request, Response>(
-            dispatcher, method, server_context),
-        response_(response) {}
-  bool Read(google::protobuf::Message* out) override { return this->BlockingRead(out); }
+                      grpc::CallbackServerContext* server_context, grpc::ByteBuffer* response)
+      : StreamReactor(dispatcher, method, server_context), response_(response) {}
+  bool Read(google::protobuf::Message* out) override { return BlockingRead(out); }
+  bool ReadSerialized(const google::protobuf::Message&, std::string* out) override {
+    return BlockingReadSerialized(out);
+  }
   // The single response, sent when the handler returns.
   bool Write(const google::protobuf::Message& message) override {
-    response_->CopyFrom(message);
+    bool own = false;
+    return grpc::SerializationTraits<google::protobuf::Message>::Serialize(message, response_, &own)
+        .ok();
+  }
+  bool WriteSerialized(const google::protobuf::Message&, absl::string_view bytes) override {
+    grpc::Slice slice(bytes.data(), bytes.size());
+    *response_ = grpc::ByteBuffer(&slice, 1);
     return true;
   }
-  void OnReadDone(bool ok) override { this->ReadDone(ok); }
+  void OnReadDone(bool ok) override { ReadDone(ok); }
 
  private:
-  Response* response_;
+  grpc::ByteBuffer* response_;
 };
 
-template <class Request, class Response>
 class BidiStreamReactor final
-    : public StreamReactor<grpc::ServerBidiReactor<Request, Response>, Request, Response> {
+    : public StreamReactor<grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>> {
  public:
-  using StreamReactor<grpc::ServerBidiReactor<Request, Response>, Request,
-                      Response>::StreamReactor;
-  bool Read(google::protobuf::Message* out) override { return this->BlockingRead(out); }
-  bool Write(const google::protobuf::Message& message) override {
-    return this->BlockingWrite(message);
+  using StreamReactor::StreamReactor;
+  bool Read(google::protobuf::Message* out) override { return BlockingRead(out); }
+  bool ReadSerialized(const google::protobuf::Message&, std::string* out) override {
+    return BlockingReadSerialized(out);
   }
-  void OnReadDone(bool ok) override { this->ReadDone(ok); }
-  void OnWriteDone(bool ok) override { this->WriteDone(ok); }
+  bool Write(const google::protobuf::Message& message) override { return BlockingWrite(message); }
+  bool WriteSerialized(const google::protobuf::Message&, absl::string_view bytes) override {
+    return BlockingWriteSerialized(bytes);
+  }
+  void OnReadDone(bool ok) override { ReadDone(ok); }
+  void OnWriteDone(bool ok) override { WriteDone(ok); }
 };
 
-template <class Request, class Response>
-grpc::ServerWriteReactor<Response>* ServeServerStream(
+inline grpc::ServerWriteReactor<grpc::ByteBuffer>* ServeServerStream(
     const Dispatcher& dispatcher, const MethodHandler& method,
-    grpc::CallbackServerContext* server_context, const Request* request) {
-  auto* reactor = new ServerStreamReactor<Request, Response>(dispatcher, method,
-                                                             server_context, request);
+    grpc::CallbackServerContext* server_context, const grpc::ByteBuffer* request) {
+  auto* reactor = new ServerStreamReactor(dispatcher, method, server_context, request);
   reactor->Launch();
   return reactor;
 }
 
-template <class Request, class Response>
-grpc::ServerReadReactor<Request>* ServeClientStream(
+inline grpc::ServerReadReactor<grpc::ByteBuffer>* ServeClientStream(
     const Dispatcher& dispatcher, const MethodHandler& method,
-    grpc::CallbackServerContext* server_context, Response* response) {
-  auto* reactor = new ClientStreamReactor<Request, Response>(dispatcher, method,
-                                                             server_context, response);
+    grpc::CallbackServerContext* server_context, grpc::ByteBuffer* response) {
+  auto* reactor = new ClientStreamReactor(dispatcher, method, server_context, response);
   reactor->Launch();
   return reactor;
 }
 
-template <class Request, class Response>
-grpc::ServerBidiReactor<Request, Response>* ServeBidiStream(
+inline grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ServeBidiStream(
     const Dispatcher& dispatcher, const MethodHandler& method,
     grpc::CallbackServerContext* server_context) {
-  auto* reactor =
-      new BidiStreamReactor<Request, Response>(dispatcher, method, server_context);
+  auto* reactor = new BidiStreamReactor(dispatcher, method, server_context);
   reactor->Launch();
   return reactor;
 }

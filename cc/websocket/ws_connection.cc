@@ -133,6 +133,42 @@ class WsConnection::CallStream final : public StreamIO {
 
   bool Read(google::protobuf::Message* message) override {
     std::string body;
+    if (!NextBody(&body)) return false;
+    message->Clear();
+    absl::Status s = connection_.codec().Unmarshal(body, message);
+    if (!s.ok()) {
+      decode_status_ = absl::InvalidArgumentError(absl::StrCat("message: ", s.message()));
+      return false;
+    }
+    return true;
+  }
+
+  // Proto frames carry the serialized message as it is.
+  bool ReadSerialized(const google::protobuf::Message& declared, std::string* out) override {
+    if (!connection_.binary_) return StreamIO::ReadSerialized(declared, out);
+    return NextBody(out);
+  }
+
+  bool Write(const google::protobuf::Message& message) override {
+    if (!TakeSendCredit()) return false;
+    std::string body;
+    if (!connection_.codec().Marshal(message, &body).ok()) return false;
+    return SendBody(std::move(body));
+  }
+
+  bool WriteSerialized(const google::protobuf::Message& declared,
+                       absl::string_view bytes) override {
+    if (!connection_.binary_) return StreamIO::WriteSerialized(declared, bytes);
+    if (!TakeSendCredit()) return false;
+    return SendBody(std::string(bytes));
+  }
+
+  const absl::Status& decode_status() const { return decode_status_; }
+
+ private:
+  // The next message frame's body as the connection encodes it; false at the
+  // end of the client's stream or on cancellation.
+  bool NextBody(std::string* body) {
     int64_t grant = 0;
     {
       absl::MutexLock lock(&call_.mu);
@@ -141,9 +177,9 @@ class WsConnection::CallStream final : public StreamIO {
       };
       call_.mu.Await(absl::Condition(&ready));
       if (call_.token.IsCancelled() || call_.inbound.empty()) return false;
-      body = std::move(call_.inbound.front());
+      *body = std::move(call_.inbound.front());
       call_.inbound.pop_front();
-      connection_.ReleaseInbound(body.size());
+      connection_.ReleaseInbound(body->size());
       if (++call_.consumed >= grant_every_ && !call_.half_closed) {
         grant = call_.consumed;
         call_.consumed = 0;
@@ -157,36 +193,28 @@ class WsConnection::CallStream final : public StreamIO {
       frame.set_credit(static_cast<uint32_t>(grant));
       connection_.Send(std::move(frame));
     }
-    message->Clear();
-    absl::Status s = connection_.codec().Unmarshal(body, message);
-    if (!s.ok()) {
-      decode_status_ = absl::InvalidArgumentError(absl::StrCat("message: ", s.message()));
-      return false;
-    }
     return true;
   }
 
-  bool Write(const google::protobuf::Message& message) override {
-    {
-      absl::MutexLock lock(&call_.mu);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(call_.mu) {
-        return call_.send_credit > 0 || call_.token.IsCancelled();
-      };
-      call_.mu.Await(absl::Condition(&ready));
-      if (call_.token.IsCancelled()) return false;
-      --call_.send_credit;
-    }
-    std::string body;
-    if (!connection_.codec().Marshal(message, &body).ok()) return false;
+  // One of the client's credits for a message frame; false once cancelled.
+  bool TakeSendCredit() {
+    absl::MutexLock lock(&call_.mu);
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(call_.mu) {
+      return call_.send_credit > 0 || call_.token.IsCancelled();
+    };
+    call_.mu.Await(absl::Condition(&ready));
+    if (call_.token.IsCancelled()) return false;
+    --call_.send_credit;
+    return true;
+  }
+
+  bool SendBody(std::string body) {
     v1::StreamFrame frame;
     frame.set_type("message");
     frame.set_id(call_.id);
     return connection_.queue_->Push(connection_.RenderCallFrame(std::move(frame), std::move(body)));
   }
 
-  const absl::Status& decode_status() const { return decode_status_; }
-
- private:
   WsConnection& connection_;
   Call& call_;
   const int64_t grant_every_;

@@ -231,11 +231,20 @@ void GenerateRegistration(const gp::MethodDescriptor* m, int index, gp::io::Prin
 }
 
 void GenerateGlue(const gp::ServiceDescriptor* service, gp::io::Printer& p) {
-  std::map<std::string, std::string> vars = {{"name", service->name()}};
+  // Every method through the callback API: unary ones typed, streaming ones
+  // raw (serialized bytes in and out, see cc/grpc/grpc_reactors.h).
+  std::string base = service->name() + "::Service";
+  for (int i = service->method_count() - 1; i >= 0; --i) {
+    const gp::MethodDescriptor* m = service->method(i);
+    const bool raw = m->client_streaming() || m->server_streaming();
+    base = service->name() + (raw ? "::WithRawCallbackMethod_" : "::WithCallbackMethod_") +
+           m->name() + "<" + base + ">";
+  }
+  std::map<std::string, std::string> vars = {{"name", service->name()}, {"base", base}};
   p.Print(vars,
           "// gRPC glue: each method enters the kit dispatch directly, with no\n"
           "// in-process gRPC hop.\n"
-          "class $name$GrpcGlue final : public $name$::CallbackService {\n"
+          "class $name$GrpcGlue final : public $base$ {\n"
           " public:\n"
           "  explicit $name$GrpcGlue(const ::kei::Dispatcher& dispatcher)\n"
           "      : dispatcher_(dispatcher)");
@@ -254,24 +263,24 @@ void GenerateGlue(const gp::ServiceDescriptor* service, gp::io::Printer& p) {
     p.Print("\n");
     if (m->client_streaming() && m->server_streaming()) {
       p.Print(mv,
-              "  ::grpc::ServerBidiReactor<$req$, $resp$>* $method$(\n"
+              "  ::grpc::ServerBidiReactor<::grpc::ByteBuffer, ::grpc::ByteBuffer>* $method$(\n"
               "      ::grpc::CallbackServerContext* context) override {\n"
-              "    return ::kei::grpc_glue::ServeBidiStream<$req$, $resp$>(dispatcher_, $member$,\n"
-              "                                                         context);\n"
+              "    return ::kei::grpc_glue::ServeBidiStream(dispatcher_, $member$, context);\n"
               "  }\n");
     } else if (m->client_streaming()) {
       p.Print(mv,
-              "  ::grpc::ServerReadReactor<$req$>* $method$(\n"
-              "      ::grpc::CallbackServerContext* context, $resp$* response) override {\n"
-              "    return ::kei::grpc_glue::ServeClientStream<$req$, $resp$>(dispatcher_, $member$,\n"
-              "                                                           context, response);\n"
+              "  ::grpc::ServerReadReactor<::grpc::ByteBuffer>* $method$(\n"
+              "      ::grpc::CallbackServerContext* context, ::grpc::ByteBuffer* response) override {\n"
+              "    return ::kei::grpc_glue::ServeClientStream(dispatcher_, $member$, context,\n"
+              "                                               response);\n"
               "  }\n");
     } else if (m->server_streaming()) {
       p.Print(mv,
-              "  ::grpc::ServerWriteReactor<$resp$>* $method$(\n"
-              "      ::grpc::CallbackServerContext* context, const $req$* request) override {\n"
-              "    return ::kei::grpc_glue::ServeServerStream<$req$, $resp$>(dispatcher_, $member$,\n"
-              "                                                           context, request);\n"
+              "  ::grpc::ServerWriteReactor<::grpc::ByteBuffer>* $method$(\n"
+              "      ::grpc::CallbackServerContext* context,\n"
+              "      const ::grpc::ByteBuffer* request) override {\n"
+              "    return ::kei::grpc_glue::ServeServerStream(dispatcher_, $member$, context,\n"
+              "                                               request);\n"
               "  }\n");
     } else {
       p.Print(mv,
