@@ -18,23 +18,38 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/base/call_once.h"
 #include "absl/time/time.h"
 #include "bus/arena_batch.h"
 #include "kei/bus/v1/bus.pb.h"
 
 namespace kei::bus {
 
-// A stored (or, for requests and replies, routed) message. Its envelope lives
-// beside it for as long as the message does: in the same allocation
-// (NewMessage), or in the arena of the publish batch it came in (the embedded
-// broker stores a batch's envelopes where they were parsed).
+// A stored (or, for requests and replies, routed) message. Its envelope is
+// either parsed, living beside the message for as long as it does (in the
+// same allocation, NewMessage), or serialized: the bytes the publisher sent,
+// kept by whoever made the message (the embedded broker keeps each publish
+// batch's bytes, and its messages point into them), parsed only if someone
+// asks for the parsed form.
 struct Message {
   explicit Message(v1::Envelope* envelope) : envelope_(envelope) {}
+  // `envelope_bytes` must be a valid serialized Envelope (bus/wire_scan.h)
+  // and `id` its id, a slice of those bytes.
+  Message(absl::string_view envelope_bytes, absl::string_view id)
+      : bytes_(envelope_bytes), id_(id) {}
   Message(const Message&) = delete;
   Message& operator=(const Message&) = delete;
 
-  const v1::Envelope& envelope() const { return *envelope_; }
-  v1::Envelope& mutable_envelope() { return *envelope_; }
+  // Thread-safe; a serialized envelope is parsed on first use.
+  const v1::Envelope& envelope() const;
+  // Parsed envelopes only.
+  v1::Envelope& mutable_envelope();
+  absl::string_view id() const { return serialized() ? id_ : envelope_->id(); }
+  bool serialized() const { return envelope_ == nullptr; }
+  // Serialized envelopes only: the bytes.
+  absl::string_view envelope_bytes() const { return bytes_; }
+  // The envelope's serialized size.
+  size_t envelope_size() const { return serialized() ? bytes_.size() : envelope_->ByteSizeLong(); }
 
   std::string topic;
   uint64_t sequence = 0;  // position in the log; 0 when never stored
@@ -42,13 +57,22 @@ struct Message {
   std::string reply_to;  // request messages only
 
  private:
-  v1::Envelope* envelope_;
+  v1::Envelope* envelope_ = nullptr;
+  absl::string_view bytes_;
+  absl::string_view id_;
+  mutable absl::once_flag parse_once_;
+  mutable std::unique_ptr<v1::Envelope> parsed_;
 };
 using MessagePtr = std::shared_ptr<const Message>;
 
 // A message with an empty envelope of its own, in one allocation.
 std::shared_ptr<Message> NewMessage();
-// A copy of `message` (envelope included) that owns its envelope.
+// A message holding `envelope_bytes` (a valid serialized Envelope, with its
+// id at `id_offset`, `id_size` bytes long), in one allocation.
+std::shared_ptr<Message> NewSerializedMessage(std::string envelope_bytes, size_t id_offset,
+                                              size_t id_size);
+// A copy of `message` (envelope included, in the same form) that owns its
+// envelope.
 std::shared_ptr<Message> CopyMessage(const Message& message);
 
 struct Delivery {
@@ -133,10 +157,16 @@ class Backend {
     return out;
   }
 
-  // The same for a batch in its own arena (what the Bus service publishes,
-  // at most kMaxPublishBatch messages). The default copies each message out
-  // of the arena into PublishBatch; backends that keep messages in memory
-  // override it to keep them where they are.
+  // The same for a serialized PublishBatchRequest as it came off the wire
+  // (what the Bus service publishes). INVALID_ARGUMENT when it does not parse
+  // or holds more than kMaxPublishBatch messages. The default parses it into
+  // an arena for PublishArenaBatch; the embedded broker keeps the bytes.
+  virtual absl::StatusOr<std::vector<absl::StatusOr<PublishResult>>> PublishSerializedBatch(
+      std::string batch);
+
+  // The same for a batch in its own arena. The default copies each message
+  // out of the arena into PublishBatch; backends override it to publish the
+  // messages where they are.
   virtual std::vector<absl::StatusOr<PublishResult>> PublishArenaBatch(ArenaBatch batch) {
     std::vector<std::pair<std::string, v1::Envelope>> copies;
     copies.reserve(batch->messages_size());

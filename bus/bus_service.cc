@@ -1,13 +1,12 @@
 #include "bus/bus_service.h"
 
-#include <cassert>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "bus/delivery_writer.h"
 #include "bus/subject.h"
 #include "cc/codec/proto_time.h"
 #include "cc/codec/reusable_arena.h"
-#include "google/protobuf/arena.h"
 
 namespace kei::bus {
 namespace {
@@ -72,18 +71,6 @@ void DeliveryFieldsToProto(const Delivery& delivery, v1::Delivery* out) {
   TimeToProto(m.publish_time, out->mutable_publish_time());
 }
 
-// DeliveryToProto without copying the envelope: `out`, which lives in an
-// arena, points at the stored one, so `delivery.message` must outlive every
-// use of `out`. The stored envelope is never modified once stored,
-// serializing it only reads it (its cached size is atomic), and the arena
-// never destroys what `out` points to.
-void AliasDeliveryToProto(const Delivery& delivery, v1::Delivery* out) {
-  assert(out->GetArena() != nullptr);
-  DeliveryFieldsToProto(delivery, out);
-  out->unsafe_arena_set_allocated_envelope(
-      const_cast<v1::Envelope*>(&delivery.message->envelope()));
-}
-
 }  // namespace
 
 void DeliveryToProto(const Delivery& delivery, v1::Delivery* out) {
@@ -107,24 +94,13 @@ absl::Status BusService::Publish(Context& context, const v1::PublishRequest& req
 absl::Status BusService::PublishBatch(Context& context, const v1::PublishBatchRequest& request,
                                       v1::PublishBatchResponse* response) {
   (void)context;
-  if (auto s = CheckBatchSize(request); !s.ok()) return s;
-  ArenaBatch batch = NewArenaBatch();
-  *batch = request;
-  Store(std::move(batch), response);
-  return absl::OkStatus();
+  return Store(request.SerializeAsString(), response);
 }
 
-absl::Status BusService::CheckBatchSize(const v1::PublishBatchRequest& request) {
-  if (static_cast<size_t>(request.messages_size()) > kMaxPublishBatch) {
-    return absl::InvalidArgumentError(absl::StrCat("a batch holds at most ", kMaxPublishBatch,
-                                                   " messages, not ", request.messages_size()));
-  }
-  return absl::OkStatus();
-}
-
-void BusService::Store(ArenaBatch batch, v1::PublishBatchResponse* response) {
-  auto results = backend_->PublishArenaBatch(std::move(batch));
-  for (const auto& result : results) {
+absl::Status BusService::Store(std::string batch, v1::PublishBatchResponse* response) {
+  auto results = backend_->PublishSerializedBatch(std::move(batch));
+  if (!results.ok()) return results.status();
+  for (const auto& result : *results) {
     v1::PublishOutcome* outcome = response->add_outcomes();
     if (result.ok()) {
       outcome->mutable_response()->set_id(result->id);
@@ -135,6 +111,7 @@ void BusService::Store(ArenaBatch batch, v1::PublishBatchResponse* response) {
       outcome->set_message(std::string(result.status().message()));
     }
   }
+  return absl::OkStatus();
 }
 
 absl::Status BusService::PublishStream(
@@ -143,15 +120,14 @@ absl::Status BusService::PublishStream(
   // transport's buffers meanwhile, so the broker is never idle for a round trip.
   ReusableArena responses;  // one response at a time, sent before the next
   while (true) {
-    // Each batch is parsed into its own arena, which the broker may keep.
-    ArenaBatch batch = NewArenaBatch();
-    if (!stream.Receive(batch.get())) break;
+    // Each batch as the bytes it came in, which the broker may keep.
+    std::string batch;
+    if (!stream.ReceiveSerialized(&batch)) break;
     if (context.deadline_exceeded()) {
       return absl::DeadlineExceededError("the publish stream reached its deadline");
     }
-    if (auto s = CheckBatchSize(*batch); !s.ok()) return s;
     auto* response = responses.Fresh<v1::PublishBatchResponse>();
-    Store(std::move(batch), response);
+    if (auto s = Store(std::move(batch), response); !s.ok()) return s;
     if (!stream.Send(*response)) return absl::OkStatus();
   }
   return context.cancelled() ? absl::CancelledError("the publish stream was cancelled")
@@ -172,6 +148,7 @@ absl::Status BusService::Subscribe(Context& context, const v1::SubscribeRequest&
   marker.set_subscribed(true);
   marker.set_last_sequence(subscription->last_sequence());
   if (!stream.Send(marker)) return absl::OkStatus();
+  std::string response;  // serialized, the stored envelopes' bytes copied in
   while (true) {
     auto deliveries = subscription->Next(kMaxBatch, context.deadline());
     if (!deliveries.ok()) {
@@ -184,25 +161,19 @@ absl::Status BusService::Subscribe(Context& context, const v1::SubscribeRequest&
       }
       continue;
     }
-    // Responses live in an arena and point at the stored envelopes, which
-    // `deliveries` keeps alive until Send has handed them to the wire.
-    google::protobuf::Arena arena;
-    v1::SubscribeResponse* response = nullptr;
-    size_t bytes = 0;
+    response.clear();
     for (const Delivery& d : *deliveries) {
-      size_t size = d.message->envelope().ByteSizeLong() + d.message->topic.size();
-      if (response != nullptr && bytes + size > kMaxBatchBytes) {
-        if (!stream.Send(*response)) return absl::OkStatus();
-        response = nullptr;
+      const size_t before = response.size();
+      AppendDelivery(d, &response);
+      // A larger delivery goes alone.
+      if (before > 0 && response.size() > kMaxBatchBytes) {
+        if (!stream.SendSerialized(absl::string_view(response).substr(0, before))) {
+          return absl::OkStatus();
+        }
+        response.erase(0, before);
       }
-      if (response == nullptr) {
-        response = google::protobuf::Arena::CreateMessage<v1::SubscribeResponse>(&arena);
-        bytes = 0;
-      }
-      AliasDeliveryToProto(d, response->add_deliveries());
-      bytes += size;
     }
-    if (!stream.Send(*response)) return absl::OkStatus();
+    if (!stream.SendSerialized(response)) return absl::OkStatus();
   }
 }
 

@@ -31,9 +31,9 @@ class BusService final : public v1::BusHandler {
                        v1::RequestResponse* response) override;
 
  private:
-  static absl::Status CheckBatchSize(const v1::PublishBatchRequest& request);
-  // Publishes `batch` and answers with its outcomes, in order.
-  void Store(ArenaBatch batch, v1::PublishBatchResponse* response);
+  // Publishes `batch` (a serialized PublishBatchRequest) and answers with
+  // its outcomes, in order.
+  absl::Status Store(std::string batch, v1::PublishBatchResponse* response);
 
   std::shared_ptr<Backend> backend_;
 };

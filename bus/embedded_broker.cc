@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "bus/envelope.h"
 #include "bus/subject.h"
+#include "bus/wire_scan.h"
 #include "google/protobuf/arena.h"
 #include "nlohmann/json.hpp"
 
@@ -330,7 +331,7 @@ absl::Status EmbeddedBroker::Restore() {
       auto read = log_->Read(from, 4096, nullptr);
       if (!read.ok()) return read.status();
       for (const MessagePtr& m : read->messages) {
-        dedup_.Insert(m->envelope().id(), m->sequence, m->publish_time);
+        dedup_.Insert(m->id(), m->sequence, m->publish_time);
       }
       if (read->next_sequence <= from) break;
       from = read->next_sequence;
@@ -386,9 +387,12 @@ absl::Status EmbeddedBroker::Admit(absl::string_view topic, v1::Envelope& envelo
                                    absl::Time now) const {
   if (auto s = ValidateTopic(topic); !s.ok()) return s;
   FillEnvelopeDefaults(envelope, now);
-  size_t size = envelope.ByteSizeLong();
-  if (size > options_.max_message_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat("message of ", size,
+  return CheckSize(envelope.ByteSizeLong());
+}
+
+absl::Status EmbeddedBroker::CheckSize(size_t envelope_size) const {
+  if (envelope_size > options_.max_message_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat("message of ", envelope_size,
                                                      " bytes exceeds the bus limit of ",
                                                      options_.max_message_bytes, " bytes"));
   }
@@ -453,52 +457,87 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::PublishBatch(
   return results;
 }
 
-std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::PublishArenaBatch(ArenaBatch batch) {
-  const int n = batch->messages_size();
+// A publish batch kept as it came: its bytes, the envelopes that had to be
+// rewritten (defaults filled) or came in pieces, and its messages, which point
+// into them.
+struct EmbeddedBroker::SerializedBatch {
+  std::string bytes;
+  std::deque<std::string> envelopes;
+  std::deque<Message> messages;
+};
+
+absl::StatusOr<std::vector<absl::StatusOr<PublishResult>>> EmbeddedBroker::PublishSerializedBatch(
+    std::string bytes) {
+  auto batch = std::make_shared<SerializedBatch>();
+  batch->bytes = std::move(bytes);
+  auto split = SplitPublishBatch(batch->bytes, kMaxPublishBatch);
+  if (!split.ok()) return split.status();
+  batch->envelopes = std::move(split->merged);  // the slices still point at them
+  const size_t n = split->messages.size();
   std::vector<absl::StatusOr<PublishResult>> results(n);
-  std::vector<std::shared_ptr<Message>> messages;
   std::vector<size_t> positions;
-  messages.reserve(n);
   positions.reserve(n);
   absl::Time now = absl::Now();
-  for (int i = 0; i < n; ++i) {
-    v1::PublishRequest& request = *batch->mutable_messages(i);
-    if (absl::StartsWith(request.topic(), kInboxPrefix)) {
-      results[i] = Reply(request.topic(), request.envelope());
-    } else if (auto s = Admit(request.topic(), *request.mutable_envelope(), now); !s.ok()) {
+  for (size_t i = 0; i < n; ++i) {
+    const PublishSlice& slice = split->messages[i];
+    if (absl::StartsWith(slice.topic, kInboxPrefix)) {
+      v1::Envelope envelope;
+      if (!envelope.ParseFromArray(slice.envelope.data(), static_cast<int>(slice.envelope.size()))) {
+        results[i] = absl::InvalidArgumentError("malformed envelope");
+      } else {
+        results[i] = Reply(slice.topic, std::move(envelope));
+      }
+      continue;
+    }
+    if (auto s = ValidateTopic(slice.topic); !s.ok()) {
       results[i] = s;
-    } else {
-      positions.push_back(i);
+      continue;
     }
-  }
-  // The messages live in the batch's arena, like their envelopes, and each
-  // keeps the whole batch alive; so only when every message of the batch is
-  // to be stored. Otherwise the refused ones (up to the transport's message
-  // limit) would stay in memory that retention does not count: then the
-  // messages are copies of their own. (Store does the same on duplicates.)
-  google::protobuf::Arena* arena = batch->GetArena();
-  const bool in_arena = arena != nullptr && positions.size() == static_cast<size_t>(n);
-  for (size_t i : positions) {
-    v1::PublishRequest& request = *batch->mutable_messages(static_cast<int>(i));
-    std::shared_ptr<Message> message;
-    if (in_arena) {
-      message = std::shared_ptr<Message>(
-          batch, google::protobuf::Arena::Create<Message>(arena, request.mutable_envelope()));
-    } else {
-      message = NewMessage();
-      message->mutable_envelope() = request.envelope();
+    auto scan = ScanEnvelope(slice.envelope);
+    if (!scan.ok()) {
+      results[i] = scan.status();
+      continue;
     }
-    message->topic = std::move(*request.mutable_topic());
-    message->publish_time = now;
-    messages.push_back(std::move(message));
+    absl::string_view envelope = slice.envelope;
+    absl::string_view id = scan->id;
+    if (id.empty() || !scan->has_time) {
+      // Defaults as FillEnvelopeDefaults sets them, appended to a copy.
+      const std::string new_id = id.empty() ? NewUuid() : std::string();
+      const size_t id_offset = id.data() - envelope.data();
+      std::string& rewritten = batch->envelopes.emplace_back(envelope);
+      const size_t new_id_offset = AppendEnvelopeDefaults(
+          new_id, scan->has_time ? absl::InfiniteFuture() : now, &rewritten);
+      envelope = rewritten;
+      id = id.empty() ? envelope.substr(new_id_offset, new_id.size())
+                      : envelope.substr(id_offset, id.size());
+    }
+    if (auto s = CheckSize(envelope.size()); !s.ok()) {
+      results[i] = s;
+      continue;
+    }
+    Message& message = batch->messages.emplace_back(envelope, id);
+    message.topic = std::string(slice.topic);
+    message.publish_time = now;
+    positions.push_back(i);
   }
-  auto stored = Store(std::move(messages), /*deduplicate=*/true);
+  // The messages live in the batch's allocation and keep all of it alive;
+  // so only when every message of the batch is to be stored. Otherwise the
+  // refused ones (up to the transport's message limit) would stay in memory
+  // that retention does not count: then the messages are copies of their
+  // own. (Store does the same on duplicates.)
+  const bool whole = positions.size() == n;
+  std::vector<std::shared_ptr<Message>> messages;
+  messages.reserve(positions.size());
+  for (Message& message : batch->messages) {
+    messages.push_back(whole ? std::shared_ptr<Message>(batch, &message) : CopyMessage(message));
+  }
+  auto stored = Store(std::move(messages), /*deduplicate=*/true, /*one_allocation=*/whole);
   for (size_t j = 0; j < positions.size(); ++j) results[positions[j]] = std::move(stored[j]);
   return results;
 }
 
 std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
-    std::vector<std::shared_ptr<Message>> messages, bool deduplicate) {
+    std::vector<std::shared_ptr<Message>> messages, bool deduplicate, bool one_allocation) {
   const size_t n = messages.size();
   // Each is set below (a default StatusOr is an UNKNOWN error).
   std::vector<absl::StatusOr<PublishResult>> results(n);
@@ -511,17 +550,17 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
   std::vector<DedupWindow::Key> keys;
   if (deduplicate) {
     keys.reserve(n);
-    for (const auto& message : messages) keys.emplace_back(message->envelope().id());
+    for (const auto& message : messages) keys.emplace_back(message->id());
   }
   absl::MutexLock lock(&publish_mu_);
   for (const DedupWindow::Key& key : keys) dedup_.Prefetch(key);
   PendingPublish* last = nullptr;
   bool duplicates = false;
   for (size_t i = 0; i < n; ++i) {
-    const std::string& id = messages[i]->envelope().id();
+    const absl::string_view id = messages[i]->id();
     if (deduplicate) {
       if (auto sequence = dedup_.Find(keys[i], messages[i]->publish_time)) {
-        results[i] = PublishResult{id, *sequence, true};
+        results[i] = PublishResult{std::string(id), *sequence, true};
         duplicates = true;
         continue;
       }
@@ -541,17 +580,17 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
     last = mine[i].get();
   }
   if (duplicates) {
-    // Messages in a publish batch's arena keep the whole batch alive, the
-    // duplicates' contents too, which retention does not count: the ones
+    // Messages in a publish batch's allocation keep the whole batch alive,
+    // the duplicates' contents too, which retention does not count: the ones
     // stored get copies of their own. (Nobody else sees them before we
     // release the lock.)
-    for (size_t i = 0; i < n; ++i) {
-      if (mine[i] == nullptr || messages[i]->envelope().GetArena() == nullptr) continue;
+    for (size_t i = 0; i < n && one_allocation; ++i) {
+      if (mine[i] == nullptr) continue;
       std::shared_ptr<Message> copy = CopyMessage(*messages[i]);
       if (deduplicate) {
-        unwritten_ids_.erase(messages[i]->envelope().id());
-        unwritten_ids_[copy->envelope().id()] = mine[i];
-        mine[i]->key = DedupWindow::Key(copy->envelope().id());
+        unwritten_ids_.erase(messages[i]->id());
+        unwritten_ids_[copy->id()] = mine[i];
+        mine[i]->key = DedupWindow::Key(copy->id());
       }
       mine[i]->message = copy;
       messages[i] = std::move(copy);
@@ -575,8 +614,7 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
     absl::Status status = log_->Append(to_append);
     publish_mu_.Lock();
     for (PendingPublish* p : batch) {
-      const std::string& id = p->message->envelope().id();
-      auto it = unwritten_ids_.find(id);
+      auto it = unwritten_ids_.find(p->message->id());
       if (it != unwritten_ids_.end() && it->second.get() == p) {
         unwritten_ids_.erase(it);
         if (status.ok()) dedup_.Insert(p->key, p->message->sequence, p->message->publish_time);
@@ -590,7 +628,7 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
   for (size_t i = 0; i < n; ++i) {
     if (mine[i] == nullptr) continue;
     if (mine[i]->status.ok()) {
-      results[i] = PublishResult{messages[i]->envelope().id(), messages[i]->sequence, false};
+      results[i] = PublishResult{std::string(messages[i]->id()), messages[i]->sequence, false};
     } else {
       results[i] = mine[i]->status;
     }
@@ -600,7 +638,7 @@ std::vector<absl::StatusOr<PublishResult>> EmbeddedBroker::Store(
     publish_mu_.Await(
         absl::Condition(+[](PendingPublish* p) { return p->done; }, other.get()));
     if (other->status.ok()) {
-      results[i] = PublishResult{messages[i]->envelope().id(), other->message->sequence, true};
+      results[i] = PublishResult{std::string(messages[i]->id()), other->message->sequence, true};
     } else {
       results[i] = other->status;
     }

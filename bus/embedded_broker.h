@@ -50,9 +50,12 @@ class EmbeddedBroker final : public Backend {
   // One group commit for the whole batch.
   std::vector<absl::StatusOr<PublishResult>> PublishBatch(
       std::vector<std::pair<std::string, v1::Envelope>> batch) override;
-  // The same, storing the envelopes where they are, uncopied, when the
-  // whole batch is stored (see the .cc for why not otherwise).
-  std::vector<absl::StatusOr<PublishResult>> PublishArenaBatch(ArenaBatch batch) override;
+  // The same for a batch as it came off the wire: each envelope is checked
+  // (bus/wire_scan.h) and stored as the bytes it came in, in the batch's own
+  // allocation when the whole batch is stored (see the .cc for why not
+  // otherwise).
+  absl::StatusOr<std::vector<absl::StatusOr<PublishResult>>> PublishSerializedBatch(
+      std::string batch) override;
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeSpec& spec) override;
   absl::Status Ack(absl::string_view ack_id) override;
   absl::Status Nack(absl::string_view ack_id, absl::Duration delay) override;
@@ -70,6 +73,7 @@ class EmbeddedBroker final : public Backend {
   class GroupReader;
   struct PendingPublish;
   struct Inbox;
+  struct SerializedBatch;
 
   EmbeddedBroker(std::unique_ptr<MessageLog> log, EmbeddedBrokerOptions options);
   absl::Status Restore();
@@ -79,9 +83,12 @@ class EmbeddedBroker final : public Backend {
   // A message to store, admitted.
   absl::StatusOr<std::shared_ptr<Message>> Prepare(absl::string_view topic,
                                                    v1::Envelope envelope, absl::Time now) const;
+  // RESOURCE_EXHAUSTED for an envelope over the size limit.
+  absl::Status CheckSize(size_t envelope_size) const;
   // Stores `messages` through the group commit, de-duplicating by id.
+  // `one_allocation`: the messages share one allocation (a publish batch).
   std::vector<absl::StatusOr<PublishResult>> Store(std::vector<std::shared_ptr<Message>> messages,
-                                                   bool deduplicate);
+                                                   bool deduplicate, bool one_allocation = false);
   // A publish to an inbox: handed to the waiting requester, never stored.
   absl::StatusOr<PublishResult> Reply(absl::string_view topic, v1::Envelope envelope);
   absl::Status PublishDeadLetter(const ConsumerGroup& group, const MessagePtr& message);

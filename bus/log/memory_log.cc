@@ -11,7 +11,7 @@ absl::Status MemoryLog::Append(const std::vector<std::shared_ptr<Message>>& batc
   std::vector<uint64_t> bytes;
   bytes.reserve(batch.size());
   for (const auto& message : batch) {
-    bytes.push_back(message->envelope().ByteSizeLong() + message->topic.size());
+    bytes.push_back(message->envelope_size() + message->topic.size());
   }
   std::vector<MessagePtr> dropped;  // freed after the lock
   absl::MutexLock lock(&mu_);

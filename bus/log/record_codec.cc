@@ -81,7 +81,7 @@ absl::StatusOr<size_t> AppendRecord(const Message& message, uint64_t sequence,
   if (message.topic.size() > std::numeric_limits<uint16_t>::max()) {
     return absl::InvalidArgumentError("topic too long for the bus log");
   }
-  const size_t envelope_size = message.envelope().ByteSizeLong();
+  const size_t envelope_size = message.envelope_size();
   const size_t payload_size =
       kMinPayloadSize + message.topic.size() + message.reply_to.size() + envelope_size;
   if (payload_size > kMaxPayloadSize) {
@@ -97,7 +97,11 @@ absl::StatusOr<size_t> AppendRecord(const Message& message, uint64_t sequence,
   p = StoreBytes(p, message.topic);
   p = StoreLE(p, message.reply_to.size(), 4);
   p = StoreBytes(p, message.reply_to);
-  message.envelope().SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(p));
+  if (message.serialized()) {
+    StoreBytes(p, message.envelope_bytes());
+  } else {
+    message.envelope().SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(p));
+  }
   p = StoreLE(out->data() + start, payload_size, 4);
   StoreLE(p, PayloadCrc(absl::string_view(payload, payload_size)), 4);
   return envelope_size;

@@ -16,6 +16,7 @@
 #include "bus/embedded_broker.h"
 #include "bus/log/file_log.h"
 #include "bus/log/memory_log.h"
+#include "cc/codec/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/bus/bus_test_util.h"
@@ -209,56 +210,102 @@ TEST(EmbeddedBrokerTest, FallingBehindRetentionIsAnErrorStartingBelowItIsNot) {
   EXPECT_THAT(Payloads(Collect(**late, 4)), ElementsAre("7", "8", "9", "10"));
 }
 
-// Adds a message to `batch`.
+// Adds a message to `batch`; with a time unless `timed` is false.
 void AddMessage(v1::PublishBatchRequest& batch, const std::string& topic, const std::string& text,
-                const std::string& id) {
+                const std::string& id, bool timed = true) {
   v1::PublishRequest* m = batch.add_messages();
   m->set_topic(topic);
   *m->mutable_envelope() = Text(text);
   m->mutable_envelope()->set_id(id);
+  if (timed) m->mutable_envelope()->mutable_time()->set_seconds(1764000000);
 }
 
-TEST(EmbeddedBrokerTest, AWholeArenaBatchIsStoredWhereItWasParsed) {
-  auto broker = OpenKeeping(2);
+// Whether `message` keeps its envelope inside `buffer`.
+bool Inside(const Message& message, absl::string_view buffer) {
+  const char* p = message.envelope_bytes().data();
+  return message.serialized() && p >= buffer.data() && p < buffer.data() + buffer.size();
+}
+
+TEST(EmbeddedBrokerTest, AWholeSerializedBatchIsStoredAsItCame) {
+  auto broker = OpenKeeping(3);
   ASSERT_TRUE(broker.ok());
   SubscribeSpec spec;
-  spec.pattern = "arena.>";
+  spec.pattern = "bytes.>";
   auto sub = (*broker)->Subscribe(spec);
   ASSERT_TRUE(sub.ok());
-  ArenaBatch batch = NewArenaBatch();
-  AddMessage(*batch, "arena.a", "one", "id-1");
-  AddMessage(*batch, "arena.b", "two", "id-2");
-  const v1::Envelope* parsed_one = &batch->messages(0).envelope();
-  const v1::Envelope* parsed_two = &batch->messages(1).envelope();
-  std::weak_ptr<v1::PublishBatchRequest> alive = batch;
+  v1::PublishBatchRequest batch;
+  AddMessage(batch, "bytes.a", "one", "id-1");
+  AddMessage(batch, "bytes.b", "two", "id-2");
+  AddMessage(batch, "bytes.c", "three", "", /*timed=*/false);  // the broker fills both in
+  std::string bytes = batch.SerializeAsString();
+  const std::string copy = bytes;
+  const absl::string_view buffer = bytes;  // the string's buffer moves with it
 
-  auto results = (*broker)->PublishArenaBatch(std::move(batch));
-  ASSERT_EQ(results.size(), 2u);
-  ASSERT_TRUE(results[0].ok());
-  ASSERT_TRUE(results[1].ok());
-  EXPECT_FALSE(results[1]->duplicate);
+  auto results = (*broker)->PublishSerializedBatch(std::move(bytes));
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 3u);
+  for (const auto& r : *results) ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*results)[1]->id, "id-2");
+  EXPECT_EQ((*results)[2]->id.size(), 36u);
 
-  // The stored messages keep the batch's arena alive, and point into it.
-  EXPECT_FALSE(alive.expired());
-  auto got = Collect(**sub, 2);
-  ASSERT_EQ(got.size(), 2u);
-  EXPECT_EQ(&got[0].message->envelope(), parsed_one);
-  EXPECT_EQ(&got[1].message->envelope(), parsed_two);
-  EXPECT_EQ(got[1].message->topic, "arena.b");
+  auto got = Collect(**sub, 3);
+  ASSERT_EQ(got.size(), 3u);
+  // The envelopes are the bytes the publisher sent, uncopied.
+  EXPECT_TRUE(Inside(*got[0].message, buffer));
+  EXPECT_TRUE(Inside(*got[1].message, buffer));
+  EXPECT_EQ(got[1].message->envelope_bytes(), batch.messages(1).envelope().SerializeAsString());
+  EXPECT_EQ(got[1].message->topic, "bytes.b");
+  EXPECT_EQ(got[1].message->id(), "id-2");
   EXPECT_EQ(got[1].message->envelope().id(), "id-2");
-  EXPECT_THAT(Payloads(got), ElementsAre("one", "two"));
+  EXPECT_THAT(Payloads(got), ElementsAre("one", "two", "three"));
+  // Defaults are appended to a copy of the envelope: parsed, the id and the
+  // time are the ones the broker chose.
+  EXPECT_FALSE(Inside(*got[2].message, buffer));
+  EXPECT_EQ(got[2].message->id(), (*results)[2]->id);
+  EXPECT_EQ(got[2].message->envelope().id(), (*results)[2]->id);
+  EXPECT_EQ(TimeFromProto(got[2].message->envelope().time()), got[2].message->publish_time);
+  EXPECT_EQ(got[0].message->envelope().time().seconds(), 1764000000);
+  EXPECT_EQ(copy.size(), buffer.size());
+}
 
-  // Once retention dropped them and nobody holds them, the arena is freed.
-  got.clear();
-  ASSERT_TRUE((*broker)->Publish("arena.c", Text("three")).ok());
-  ASSERT_TRUE((*broker)->Publish("arena.d", Text("four")).ok());
-  const_cast<MessageLog&>((*broker)->log()).EnforceRetention(absl::Now());
-  EXPECT_TRUE(alive.expired());
+TEST(EmbeddedBrokerTest, AMalformedSerializedBatchIsRefusedWhole) {
+  auto broker = EmbeddedBroker::Open(std::make_unique<MemoryLog>());
+  ASSERT_TRUE(broker.ok());
+  v1::PublishBatchRequest batch;
+  AddMessage(batch, "bytes.a", "one", "id-1");
+  std::string bytes = batch.SerializeAsString();
+  bytes.pop_back();  // truncated
+  auto results = (*broker)->PublishSerializedBatch(bytes);
+  EXPECT_EQ(results.status().code(), absl::StatusCode::kInvalidArgument) << results.status();
+  v1::PublishBatchRequest big;
+  for (size_t i = 0; i <= kMaxPublishBatch; ++i) AddMessage(big, "big.t", "x", "");
+  results = (*broker)->PublishSerializedBatch(big.SerializeAsString());
+  EXPECT_EQ(results.status().code(), absl::StatusCode::kInvalidArgument) << results.status();
+  EXPECT_EQ((*broker)->log().last_sequence(), 0u);
+}
+
+TEST(EmbeddedBrokerTest, AnEnvelopeThatDoesNotParseIsRefusedAlone) {
+  auto broker = EmbeddedBroker::Open(std::make_unique<MemoryLog>());
+  ASSERT_TRUE(broker.ok());
+  v1::PublishBatchRequest batch;
+  AddMessage(batch, "bytes.a", "one", "id-1");
+  AddMessage(batch, "bytes.b", "two", "id-2");
+  std::string bytes = batch.SerializeAsString();
+  // The second id's first byte: not UTF-8, which proto3 strings must be.
+  const size_t at = bytes.rfind("id-2");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = '\xff';
+  auto results = (*broker)->PublishSerializedBatch(bytes);
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 2u);
+  EXPECT_TRUE((*results)[0].ok());
+  EXPECT_EQ((*results)[1].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*broker)->log().last_sequence(), 1u);
 }
 
 // A batch with messages that are not stored (refused, replies, duplicates)
 // must not stay in memory through the ones that are: those are stored as
-// copies, and the batch is freed when the call returns.
+// copies of their own.
 TEST(EmbeddedBrokerTest, APartlyStoredBatchIsStoredAsCopies) {
   auto broker = EmbeddedBroker::Open(std::make_unique<MemoryLog>());
   ASSERT_TRUE(broker.ok());
@@ -267,47 +314,44 @@ TEST(EmbeddedBrokerTest, APartlyStoredBatchIsStoredAsCopies) {
   auto sub = (*broker)->Subscribe(spec);
   ASSERT_TRUE(sub.ok());
 
-  ArenaBatch refused = NewArenaBatch();
-  AddMessage(*refused, "part.a", "one", "id-1");
-  AddMessage(*refused, "bad topic", "refused", "id-2");
-  AddMessage(*refused, "_INBOX.nobody", "dropped", "id-3");
-  std::weak_ptr<v1::PublishBatchRequest> refused_alive = refused;
-  auto results = (*broker)->PublishArenaBatch(std::move(refused));
-  ASSERT_EQ(results.size(), 3u);
-  ASSERT_TRUE(results[0].ok());
-  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(results[2].ok());  // a reply nobody waits for is dropped, as NATS does
-  EXPECT_TRUE(refused_alive.expired());
+  v1::PublishBatchRequest refused;
+  AddMessage(refused, "part.a", "one", "id-1");
+  AddMessage(refused, "bad topic", "refused", "id-2");
+  AddMessage(refused, "_INBOX.nobody", "dropped", "id-3");
+  std::string refused_bytes = refused.SerializeAsString();
+  const absl::string_view refused_buffer = refused_bytes;
+  auto results = (*broker)->PublishSerializedBatch(std::move(refused_bytes));
+  ASSERT_TRUE(results.ok());
+  ASSERT_EQ(results->size(), 3u);
+  ASSERT_TRUE((*results)[0].ok());
+  EXPECT_EQ((*results)[1].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE((*results)[2].ok());  // a reply nobody waits for is dropped, as NATS does
 
-  ArenaBatch duplicate = NewArenaBatch();
-  AddMessage(*duplicate, "part.b", "two", "id-4");
-  AddMessage(*duplicate, "part.c", "again", "id-1");  // the first batch's id
-  AddMessage(*duplicate, "part.d", "twice", "id-4");  // this batch's own
-  std::weak_ptr<v1::PublishBatchRequest> duplicate_alive = duplicate;
-  results = (*broker)->PublishArenaBatch(std::move(duplicate));
-  ASSERT_EQ(results.size(), 3u);
-  ASSERT_TRUE(results[0].ok());
-  EXPECT_FALSE(results[0]->duplicate);
-  ASSERT_TRUE(results[1].ok());
-  EXPECT_TRUE(results[1]->duplicate);
-  ASSERT_TRUE(results[2].ok());
-  EXPECT_TRUE(results[2]->duplicate);
-  EXPECT_EQ(results[2]->sequence, results[0]->sequence);
-  EXPECT_TRUE(duplicate_alive.expired());
+  v1::PublishBatchRequest duplicate;
+  AddMessage(duplicate, "part.b", "two", "id-4");
+  AddMessage(duplicate, "part.c", "again", "id-1");  // the first batch's id
+  AddMessage(duplicate, "part.d", "twice", "id-4");  // this batch's own
+  std::string duplicate_bytes = duplicate.SerializeAsString();
+  const absl::string_view duplicate_buffer = duplicate_bytes;
+  results = (*broker)->PublishSerializedBatch(std::move(duplicate_bytes));
+  ASSERT_TRUE(results.ok());
+  ASSERT_EQ(results->size(), 3u);
+  ASSERT_TRUE((*results)[0].ok());
+  EXPECT_FALSE((*results)[0]->duplicate);
+  ASSERT_TRUE((*results)[1].ok());
+  EXPECT_TRUE((*results)[1]->duplicate);
+  ASSERT_TRUE((*results)[2].ok());
+  EXPECT_TRUE((*results)[2]->duplicate);
+  EXPECT_EQ((*results)[2]->sequence, (*results)[0]->sequence);
 
-  // Not in an arena at all: stored as copies too.
-  auto heap = std::make_shared<v1::PublishBatchRequest>();
-  AddMessage(*heap, "part.e", "three", "id-5");
-  results = (*broker)->PublishArenaBatch(heap);
-  ASSERT_EQ(results.size(), 1u);
-  ASSERT_TRUE(results[0].ok());
-
-  auto got = Collect(**sub, 3);
-  EXPECT_THAT(Payloads(got), ElementsAre("one", "two", "three"));
-  ASSERT_EQ(got.size(), 3u);
-  EXPECT_EQ(got[1].message->envelope().id(), "id-4");
+  auto got = Collect(**sub, 2);
+  EXPECT_THAT(Payloads(got), ElementsAre("one", "two"));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_FALSE(Inside(*got[0].message, refused_buffer));
+  EXPECT_FALSE(Inside(*got[1].message, duplicate_buffer));
+  EXPECT_TRUE(got[1].message->serialized());
+  EXPECT_EQ(got[1].message->id(), "id-4");
   EXPECT_EQ(got[1].message->topic, "part.b");
-  EXPECT_EQ(got[2].message->envelope().GetArena(), nullptr);
 }
 
 TEST(EmbeddedBrokerTest, ReadersCatchUpAcrossLongRunsOfOtherTopics) {
