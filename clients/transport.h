@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "cc/registry/method_info.h"
 #include "cc/retry/retry_policy.h"
 #include "clients/call_options.h"
@@ -24,6 +25,12 @@ class ClientStream {
  public:
   virtual ~ClientStream() = default;
   virtual bool Write(const google::protobuf::Message& message) = 0;
+  // Writes `bytes`, a serialized message of the method's request type
+  // `declared`, for callers that build requests as bytes. Binary transports
+  // send them as they are; the default parses them into a `declared` message
+  // and writes that. False also when `bytes` do not parse.
+  virtual bool WriteSerialized(const google::protobuf::Message& declared,
+                               absl::string_view bytes);
   // Half-closes: no more writes.
   virtual bool CloseSend() = 0;
   // False at the end of the stream or on error; then call Finish.

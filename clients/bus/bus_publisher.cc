@@ -7,8 +7,36 @@
 #include "bus/backend.h"
 #include "bus/envelope.h"
 #include "cc/codec/reusable_arena.h"
+#include "google/protobuf/io/coded_stream.h"
 
 namespace kei {
+namespace {
+
+using google::protobuf::io::CodedOutputStream;
+
+// `topic` and `envelope` as one entry of PublishBatchRequest.messages: the
+// field's tag and length, then the PublishRequest (topic = 1, envelope = 2).
+std::string BatchEntry(absl::string_view topic, const bus::v1::Envelope& envelope) {
+  const size_t envelope_size = envelope.ByteSizeLong();
+  const size_t request_size =
+      (topic.empty() ? 0 : 1 + CodedOutputStream::VarintSize64(topic.size()) + topic.size()) + 1 +
+      CodedOutputStream::VarintSize64(envelope_size) + envelope_size;
+  std::string entry(1 + CodedOutputStream::VarintSize64(request_size) + request_size, '\0');
+  uint8_t* p = reinterpret_cast<uint8_t*>(entry.data());
+  *p++ = 1 << 3 | 2;  // messages
+  p = CodedOutputStream::WriteVarint64ToArray(request_size, p);
+  if (!topic.empty()) {
+    *p++ = 1 << 3 | 2;  // topic
+    p = CodedOutputStream::WriteVarint64ToArray(topic.size(), p);
+    p = CodedOutputStream::WriteRawToArray(topic.data(), static_cast<int>(topic.size()), p);
+  }
+  *p++ = 2 << 3 | 2;  // envelope
+  p = CodedOutputStream::WriteVarint64ToArray(envelope_size, p);
+  envelope.SerializeWithCachedSizesToArray(p);
+  return entry;
+}
+
+}  // namespace
 
 BusPublisher::BusPublisher(KEIBusClient& client, BusPublisherOptions options)
     : client_(client), options_(std::move(options)) {
@@ -28,14 +56,12 @@ std::string BusPublisher::Publish(std::string topic, bus::v1::Envelope envelope,
   bus::FillEnvelopeDefaults(envelope, absl::Now());
   std::string id = envelope.id();
   Item item;
-  item.request.set_topic(std::move(topic));
-  *item.request.mutable_envelope() = std::move(envelope);
-  item.bytes = item.request.ByteSizeLong();
+  item.bytes = BatchEntry(topic, envelope);
   item.done = std::move(done);
   absl::MutexLock lock(&mu_);
   auto room = [this] { return unsettled_ < std::max<size_t>(options_.max_pending, 1); };
   mu_.Await(absl::Condition(&room));
-  queued_bytes_ += item.bytes;
+  queued_bytes_ += item.bytes.size();
   queue_.push_back(std::move(item));
   ++unsettled_;
   return id;
@@ -78,8 +104,8 @@ void BusPublisher::SendLoop() {
         items.reserve(n);
         size_t bytes = 0;
         while (items.size() < n &&
-               (items.empty() || bytes + queue_.front().bytes <= options_.max_batch_bytes)) {
-          bytes += queue_.front().bytes;
+               (items.empty() || bytes + queue_.front().bytes.size() <= options_.max_batch_bytes)) {
+          bytes += queue_.front().bytes.size();
           items.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
@@ -101,8 +127,11 @@ void BusPublisher::SendLoop() {
     }
     Batch batch;
     batch.done.reserve(items.size());
+    size_t size = 0;
+    for (const Item& item : items) size += item.bytes.size();
+    batch.bytes.reserve(size);
     for (Item& item : items) {
-      batch.request.add_messages()->Swap(&item.request);
+      batch.bytes += item.bytes;
       batch.done.push_back(std::move(item.done));
     }
     if (use_calls || !SendOnStream(batch)) SendAsCall(batch);
@@ -131,17 +160,18 @@ bool BusPublisher::SendOnStream(Batch& batch) {
     pipeline_.watchdog = std::thread([this, s = pipeline_.stream.get()] { WatchLoop(s); });
   }
   batch.outcome_due = client_.WithDefaultTimeout(options_.call_options).EffectiveDeadline();
-  const bus::v1::PublishBatchRequest* request;
+  const std::string* request;
   {
     // In flight before it is written: its outcome may be read at once. Its
     // element stays put while the receiver pops older ones, and the receiver
     // never pops it while it is being written (writing_).
     absl::MutexLock lock(&mu_);
     in_flight_.push_back(std::move(batch));
-    request = &in_flight_.back().request;
+    request = &in_flight_.back().bytes;
     writing_ = true;
   }
-  bool written = pipeline_.stream->Write(*request);
+  bool written = pipeline_.stream->WriteSerialized(
+      bus::v1::PublishBatchRequest::default_instance(), *request);
   absl::MutexLock lock(&mu_);
   writing_ = false;
   // Otherwise EndPipeline resends it, with whatever else has no outcome.
@@ -231,7 +261,16 @@ void BusPublisher::EndPipeline(bool drain) {
 }
 
 void BusPublisher::SendAsCall(Batch& batch) {
-  auto response = client_.PublishBatch(std::move(batch.request), options_.call_options);
+  bus::v1::PublishBatchRequest request;
+  if (!request.ParseFromString(batch.bytes)) {
+    // Publish serialized what it was given; only an envelope protobuf
+    // cannot parse back (a string field that is not UTF-8) gets here.
+    Settle(batch, absl::InvalidArgumentError("the batch does not parse: an envelope holds a "
+                                             "string that is not UTF-8"),
+           bus::v1::PublishBatchResponse::default_instance());
+    return;
+  }
+  auto response = client_.PublishBatch(std::move(request), options_.call_options);
   Settle(batch, response.status(),
          response.ok() ? *response : bus::v1::PublishBatchResponse::default_instance());
 }

@@ -70,15 +70,17 @@ class BusPublisher {
   uint64_t failures() const;
 
  private:
+  // Messages are serialized as they are published, so the caller's envelope
+  // is done with at once and a batch is its messages' bytes put together.
   struct Item {
-    bus::v1::PublishRequest request;
-    size_t bytes = 0;  // serialized size of `request`
+    std::string bytes;  // one PublishBatchRequest.messages entry, tag included
     Callback done;
   };
   // Messages sent together, kept until their outcomes arrive (to be resent
   // as a call if the stream fails first).
   struct Batch {
-    bus::v1::PublishBatchRequest request;
+    std::string bytes;  // a serialized PublishBatchRequest
+
     std::vector<Callback> done;
     absl::Time outcome_due = absl::InfiniteFuture();
   };

@@ -166,10 +166,7 @@ void BusSubscription::Dispatch(bus::v1::SubscribeResponse& response) {
     }
   }
   for (const auto& delivery : response.deliveries()) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (closed_) return;
-    }
+    if (closing_.load(std::memory_order_acquire)) return;
     try {
       handler_(delivery);
     } catch (...) {
@@ -219,6 +216,7 @@ void BusSubscription::Close() {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
     closed_ = true;
+    closing_.store(true, std::memory_order_release);
     queue_.clear();
   }
   stream_->Cancel();

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -122,6 +123,8 @@ class BusSubscription {
   std::deque<bus::v1::Delivery> queue_ ABSL_GUARDED_BY(mu_);
   bool subscribed_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // closed_, for the handler loop to check before each delivery without the lock.
+  std::atomic<bool> closing_{false};
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
   uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;

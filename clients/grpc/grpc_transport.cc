@@ -52,20 +52,46 @@ bool ReachedServer(const grpc::ClientContext& context, grpc_connectivity_state b
   return before == GRPC_CHANNEL_READY || after == GRPC_CHANNEL_READY;
 }
 
+// Streams move raw bytes (grpc::ByteBuffer), so a caller may write a request
+// it serialized itself (WriteSerialized) with no copy through a message.
 class GrpcClientStream final : public ClientStream {
  public:
-  GrpcClientStream(std::unique_ptr<grpc::ClientContext> context,
-                   std::unique_ptr<grpc::ClientReaderWriter<Message, Message>> stream)
+  using RawStream = grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>;
+  GrpcClientStream(std::unique_ptr<grpc::ClientContext> context, std::unique_ptr<RawStream> stream)
       : context_(std::move(context)), stream_(std::move(stream)) {}
-  bool Write(const Message& message) override { return stream_->Write(message); }
+  bool Write(const Message& message) override {
+    grpc::ByteBuffer bytes;
+    bool own = false;
+    if (!grpc::SerializationTraits<Message>::Serialize(message, &bytes, &own).ok()) return false;
+    return stream_->Write(bytes);
+  }
+  bool WriteSerialized(const Message&, absl::string_view bytes) override {
+    grpc::Slice slice(bytes.data(), bytes.size());
+    grpc::ByteBuffer buffer(&slice, 1);
+    return stream_->Write(buffer);
+  }
   bool CloseSend() override { return stream_->WritesDone(); }
-  bool Read(Message* message) override { return stream_->Read(message); }
-  absl::Status Finish() override { return FromGrpcStatus(stream_->Finish()); }
+  bool Read(Message* message) override {
+    grpc::ByteBuffer bytes;
+    if (!stream_->Read(&bytes)) return false;
+    message->Clear();
+    if (grpc::SerializationTraits<Message>::Deserialize(&bytes, message).ok()) return true;
+    // What gRPC's typed streams do with a response that does not parse.
+    unparsable_ = absl::InternalError(
+        absl::StrCat("a ", message->GetDescriptor()->full_name(), " from the server did not parse"));
+    context_->TryCancel();
+    return false;
+  }
+  absl::Status Finish() override {
+    absl::Status status = FromGrpcStatus(stream_->Finish());
+    return unparsable_.ok() ? status : unparsable_;
+  }
   void Cancel() override { context_->TryCancel(); }
 
  private:
   std::unique_ptr<grpc::ClientContext> context_;
-  std::unique_ptr<grpc::ClientReaderWriter<Message, Message>> stream_;
+  std::unique_ptr<RawStream> stream_;
+  absl::Status unparsable_;
 };
 
 }  // namespace
@@ -186,8 +212,8 @@ absl::StatusOr<std::unique_ptr<ClientStream>> GrpcTransport::OpenStream(
   auto context = std::make_unique<grpc::ClientContext>();
   if (absl::Status s = PrepareContext(context.get(), options); !s.ok()) return s;
   // Every kind is a bidi stream on the wire; the reader-writer covers them all.
-  std::unique_ptr<grpc::ClientReaderWriter<Message, Message>> stream(
-      grpc::internal::ClientReaderWriterFactory<Message, Message>::Create(
+  std::unique_ptr<GrpcClientStream::RawStream> stream(
+      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
           channel_.get(), RpcMethodFor(method), context.get()));
   return std::unique_ptr<ClientStream>(
       new GrpcClientStream(std::move(context), std::move(stream)));

@@ -1,5 +1,7 @@
 #include "clients/ws/ws_transport.h"
 
+#include "absl/functional/function_ref.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -103,13 +105,25 @@ class WsClientStream final : public ClientStream {
       if (call_ != nullptr) return false;
       return Start(&message).ok();
     }
+    return SendMessage([&] { return transport_->EncodeCallMessage(message); });
+  }
+
+  // Proto frames carry the bytes as they are.
+  bool WriteSerialized(const Message& declared, absl::string_view bytes) override {
+    if (closed_send_ || failed_local_) return false;
+    if (single_request()) return ClientStream::WriteSerialized(declared, bytes);
+    return SendMessage([&] { return transport_->EncodeSerializedCallMessage(declared, bytes); });
+  }
+
+  // A `message` frame of a client or bidi call, within the server's credit.
+  bool SendMessage(absl::FunctionRef<absl::StatusOr<ws::CallMessage>()> encode) {
     if (call_->done()) return false;
     bool timed_out = false;
     if (!call_->TakeSendCredit(wait_bound_, &timed_out)) {
       if (timed_out) Abandon(absl::DeadlineExceededError("deadline exceeded waiting for send credit"));
       return false;
     }
-    auto encoded = transport_->EncodeCallMessage(message);
+    auto encoded = encode();
     if (!encoded.ok()) {
       if (encoded.status().code() == absl::StatusCode::kUnavailable) {
         call_->Fail(encoded.status());
@@ -404,6 +418,25 @@ absl::StatusOr<ws::CallMessage> WsTransport::EncodeCallMessage(const Message& me
     proto = proto_frames_;
   }
   return ws::EncodeCallMessage(message, proto);
+}
+
+absl::StatusOr<ws::CallMessage> WsTransport::EncodeSerializedCallMessage(
+    const Message& declared, absl::string_view bytes) {
+  bool proto;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!connected_ || connection_ == nullptr) {
+      return absl::UnavailableError("the stream connection is not open");
+    }
+    proto = proto_frames_;
+  }
+  if (proto) return ws::CallMessage{std::string(bytes), true};
+  std::unique_ptr<Message> message(declared.New());
+  if (!message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a serialized ", declared.GetDescriptor()->full_name(), " did not parse"));
+  }
+  return ws::EncodeCallMessage(*message, false);
 }
 
 absl::Status WsTransport::SendCallFrame(v1::StreamFrame frame, ws::CallMessage message) {

@@ -94,6 +94,10 @@ class WsTransport final : public Transport,
   // A call's message encoded as the open connection carries them (protobuf
   // binary or proto3 JSON); UNAVAILABLE when there is no connection.
   absl::StatusOr<ws::CallMessage> EncodeCallMessage(const google::protobuf::Message& message);
+  // `bytes` (a serialized `declared`) as they are in proto frames, else as
+  // JSON through a `declared` message.
+  absl::StatusOr<ws::CallMessage> EncodeSerializedCallMessage(
+      const google::protobuf::Message& declared, absl::string_view bytes);
   // Sends a frame carrying a call's message.
   absl::Status SendCallFrame(v1::StreamFrame frame, ws::CallMessage message);
   // Frames with `id` go to `handler` until RemoveRoute, across reconnects.

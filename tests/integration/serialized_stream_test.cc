@@ -1,13 +1,15 @@
 // Stream handlers that take and send serialized messages
-// (StreamIO::ReadSerialized / WriteSerialized): over gRPC (raw bytes both
-// ways) and over HTTP (Connect, through the declared type), with the same
-// results; and a streaming request that does not parse ends the call with
-// INVALID_ARGUMENT instead of looking like the end of the stream.
+// (StreamIO::ReadSerialized / WriteSerialized) and clients that write them
+// (ClientStream::WriteSerialized): over gRPC (raw bytes both ways), WebSocket
+// and HTTP (Connect, through the declared type), with the same results; and a
+// streaming request that does not parse ends the call with INVALID_ARGUMENT
+// instead of looking like the end of the stream.
 #include <memory>
 #include <string>
 
 #include "cc/server/server.h"
 #include "clients/kei_rpc_client.h"
+#include "clients/ws/ws_transport.h"
 #include "gtest/gtest.h"
 #include "kei/test/v1/echo.kei.h"
 
@@ -56,6 +58,7 @@ class SerializedStreamTest : public ::testing::TestWithParam<const char*> {
   std::unique_ptr<KEIRPCClient> Client() {
     std::string scheme = GetParam();
     std::string target = scheme == "grpc" ? server_->grpc_target() : server_->http_target();
+    if (scheme == "ws") target += "/api/v1/stream";
     ClientConfig config;
     config.retry = RetryPolicy::None();
     auto client = KEIRPCClient::Connect(absl::StrCat(scheme, "://", target), config);
@@ -77,7 +80,13 @@ TEST_P(SerializedStreamTest, BidiHandlerEchoesBytes) {
     EchoRequest request;
     request.set_text(absl::StrCat("héllo ", i));
     request.set_delay_ms(40 + i);
-    ASSERT_TRUE((*stream)->Write(request));
+    // The client's serialized writes too, every other message.
+    if (i % 2 == 0) {
+      ASSERT_TRUE((*stream)->WriteSerialized(EchoRequest::default_instance(),
+                                             request.SerializeAsString()));
+    } else {
+      ASSERT_TRUE((*stream)->Write(request));
+    }
     EchoResponse response;
     ASSERT_TRUE((*stream)->Read(&response));
     EXPECT_EQ(response.text(), absl::StrCat("héllo ", i));
@@ -108,7 +117,34 @@ TEST_P(SerializedStreamTest, ServerStreamSendsSerializedResponses) {
   EXPECT_TRUE((*stream)->Finish().ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, SerializedStreamTest, ::testing::Values("grpc", "http"));
+INSTANTIATE_TEST_SUITE_P(Transports, SerializedStreamTest, ::testing::Values("grpc", "http", "ws"));
+
+// WebSocket with JSON frames: serialized messages go through the declared
+// types on both sides.
+TEST_F(SerializedStreamTest, WebSocketJsonFramesConvertThroughTheDeclaredTypes) {
+  WsTransportOptions options;
+  options.proto_frames = false;
+  auto endpoint = ParseEndpoint(absl::StrCat("ws://", server_->http_target(), "/api/v1/stream"));
+  ASSERT_TRUE(endpoint.ok());
+  auto transport = WsTransport::Create(*endpoint, ClientConfig(), options);
+  ASSERT_TRUE(transport.ok()) << transport.status();
+  auto stream = (*transport)->OpenStream(Method("Chat"), {});
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  EXPECT_FALSE((*transport)->proto_frames());
+  EchoRequest request;
+  request.set_text("json \"frames\"");
+  request.set_delay_ms(7);
+  ASSERT_TRUE(
+      (*stream)->WriteSerialized(EchoRequest::default_instance(), request.SerializeAsString()));
+  EchoResponse response;
+  ASSERT_TRUE((*stream)->Read(&response));
+  EXPECT_EQ(response.text(), "json \"frames\"");
+  EXPECT_EQ(response.index(), 7);
+  // Bytes that do not parse cannot be sent as JSON: the call is abandoned.
+  EXPECT_FALSE((*stream)->WriteSerialized(EchoRequest::default_instance(), "\xff"));
+  EXPECT_FALSE((*stream)->Read(&response));
+  EXPECT_EQ((*stream)->Finish().code(), absl::StatusCode::kInvalidArgument);
+}
 
 // A request that does not parse (proto3 strings must be UTF-8) is the call's
 // error, not the end of the caller's stream.
