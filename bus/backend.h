@@ -18,7 +18,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/base/call_once.h"
 #include "absl/time/time.h"
 #include "bus/arena_batch.h"
 #include "kei/bus/v1/bus.pb.h"
@@ -29,8 +28,7 @@ namespace kei::bus {
 // either parsed, living beside the message for as long as it does (in the
 // same allocation, NewMessage), or serialized: the bytes the publisher sent,
 // kept by whoever made the message (the embedded broker keeps each publish
-// batch's bytes, and its messages point into them), parsed only if someone
-// asks for the parsed form.
+// batch's bytes, and its messages point into them).
 struct Message {
   explicit Message(v1::Envelope* envelope) : envelope_(envelope) {}
   // `envelope_bytes` must be a valid serialized Envelope (bus/wire_scan.h)
@@ -40,8 +38,11 @@ struct Message {
   Message(const Message&) = delete;
   Message& operator=(const Message&) = delete;
 
-  // Thread-safe; a serialized envelope is parsed on first use.
-  const v1::Envelope& envelope() const;
+  // The envelope, in either form: a copy, or the bytes parsed. (Not kept:
+  // retention counts a serialized message by its bytes.)
+  v1::Envelope envelope() const;
+  // The parsed envelope; null when the message holds it serialized.
+  const v1::Envelope* parsed() const { return envelope_; }
   // Parsed envelopes only.
   v1::Envelope& mutable_envelope();
   absl::string_view id() const { return serialized() ? id_ : envelope_->id(); }
@@ -60,8 +61,6 @@ struct Message {
   v1::Envelope* envelope_ = nullptr;
   absl::string_view bytes_;
   absl::string_view id_;
-  mutable absl::once_flag parse_once_;
-  mutable std::unique_ptr<v1::Envelope> parsed_;
 };
 using MessagePtr = std::shared_ptr<const Message>;
 

@@ -64,7 +64,7 @@ size_t AppendDelivery(const Delivery& delivery, std::string* response) {
   if (m.serialized()) {
     envelope = m.envelope_bytes();
   } else {
-    m.envelope().SerializeToString(&parsed_bytes);
+    m.parsed()->SerializeToString(&parsed_bytes);
     envelope = parsed_bytes;
   }
   google::protobuf::Timestamp publish_time;

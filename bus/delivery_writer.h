@@ -1,7 +1,7 @@
 // Serialized SubscribeResponses built from stored messages directly: each
 // envelope goes out as the bytes keid keeps (bus/wire_scan.h), copied once,
 // never re-encoded. The bytes equal what serializing the response built by
-// DeliveryToProto gives (tests/bus/delivery_writer_test.cc).
+// DeliveryToProto gives (tests/bus/wire_scan_test.cc).
 #pragma once
 
 #include <string>

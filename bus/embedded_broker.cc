@@ -477,6 +477,7 @@ absl::StatusOr<std::vector<absl::StatusOr<PublishResult>>> EmbeddedBroker::Publi
   std::vector<absl::StatusOr<PublishResult>> results(n);
   std::vector<size_t> positions;
   positions.reserve(n);
+  size_t counted = 0;  // what retention will count of the stored messages
   absl::Time now = absl::Now();
   for (size_t i = 0; i < n; ++i) {
     const PublishSlice& slice = split->messages[i];
@@ -503,7 +504,7 @@ absl::StatusOr<std::vector<absl::StatusOr<PublishResult>>> EmbeddedBroker::Publi
     if (id.empty() || !scan->has_time) {
       // Defaults as FillEnvelopeDefaults sets them, appended to a copy.
       const std::string new_id = id.empty() ? NewUuid() : std::string();
-      const size_t id_offset = id.data() - envelope.data();
+      const size_t id_offset = id.empty() ? 0 : id.data() - envelope.data();
       std::string& rewritten = batch->envelopes.emplace_back(envelope);
       const size_t new_id_offset = AppendEnvelopeDefaults(
           new_id, scan->has_time ? absl::InfiniteFuture() : now, &rewritten);
@@ -519,13 +520,17 @@ absl::StatusOr<std::vector<absl::StatusOr<PublishResult>>> EmbeddedBroker::Publi
     message.topic = std::string(slice.topic);
     message.publish_time = now;
     positions.push_back(i);
+    counted += envelope.size() + slice.topic.size();
   }
   // The messages live in the batch's allocation and keep all of it alive;
-  // so only when every message of the batch is to be stored. Otherwise the
-  // refused ones (up to the transport's message limit) would stay in memory
-  // that retention does not count: then the messages are copies of their
-  // own. (Store does the same on duplicates.)
-  const bool whole = positions.size() == n;
+  // so only when what retention counts of them is all of it but the framing:
+  // every message stored, none rewritten or put together from pieces, no
+  // unknown fields. Otherwise the rest (up to the transport's message limit)
+  // would stay in memory that retention does not count: then the messages
+  // are copies of their own. (Store does the same on duplicates.)
+  constexpr size_t kMaxFraming = 3 * (1 + 5);  // three tags and lengths a message
+  const bool whole = positions.size() == n && batch->envelopes.empty() &&
+                     batch->bytes.size() <= counted + kMaxFraming * n;
   std::vector<std::shared_ptr<Message>> messages;
   messages.reserve(positions.size());
   for (Message& message : batch->messages) {

@@ -1,5 +1,5 @@
 // Messages and their envelopes (bus/backend.h): parsed envelopes in the same
-// allocation as their message, serialized ones parsed on first use.
+// allocation as their message, serialized ones parsed only when asked for.
 #include <cassert>
 #include <memory>
 
@@ -25,16 +25,12 @@ struct OwningSerializedMessage {
 
 }  // namespace
 
-const v1::Envelope& Message::envelope() const {
+v1::Envelope Message::envelope() const {
   if (!serialized()) return *envelope_;
-  absl::call_once(parse_once_, [this] {
-    parsed_ = std::make_unique<v1::Envelope>();
-    // Validated when the message was made (ScanEnvelope).
-    bool parsed = parsed_->ParseFromArray(bytes_.data(), static_cast<int>(bytes_.size()));
-    assert(parsed);
-    (void)parsed;
-  });
-  return *parsed_;
+  v1::Envelope envelope;
+  // Checked when the message was made (ScanEnvelope), so it parses.
+  envelope.ParseFromArray(bytes_.data(), static_cast<int>(bytes_.size()));
+  return envelope;
 }
 
 v1::Envelope& Message::mutable_envelope() {
@@ -63,7 +59,7 @@ std::shared_ptr<Message> CopyMessage(const Message& message) {
                                 id.size());
   } else {
     copy = NewMessage();
-    copy->mutable_envelope() = message.envelope();
+    copy->mutable_envelope() = *message.parsed();
   }
   copy->topic = message.topic;
   copy->sequence = message.sequence;

@@ -1,5 +1,6 @@
 #include "bus/wire_scan.h"
 
+#include <climits>
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
@@ -18,30 +19,35 @@ class WireReader {
   explicit WireReader(absl::string_view bytes) : p_(bytes.data()), end_(p_ + bytes.size()) {}
   bool done() const { return p_ == end_; }
 
-  bool Varint(uint64_t* out) {
+  // A varint of at most `max_bytes` bytes (ten for values; protobuf reads
+  // tags and lengths in at most five).
+  bool Varint(uint64_t* out, int max_bytes = 10) {
     uint64_t value = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
+    for (int i = 0; i < max_bytes; ++i) {
       if (p_ == end_) return false;
       const uint8_t byte = static_cast<uint8_t>(*p_++);
-      value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      value |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
       if ((byte & 0x80) == 0) {
         *out = value;
         return true;
       }
     }
-    return false;  // more than ten bytes
+    return false;
   }
   // The next field's number and wire type.
   bool Tag(uint32_t* number, uint32_t* wire_type) {
     uint64_t tag = 0;
-    if (!Varint(&tag) || tag > UINT32_MAX || (tag >> 3) == 0) return false;
+    if (!Varint(&tag, 5) || tag > UINT32_MAX || (tag >> 3) == 0) return false;
     *number = static_cast<uint32_t>(tag >> 3);
     *wire_type = static_cast<uint32_t>(tag & 7);
     return true;
   }
+  // Protobuf refuses lengths of 2 GiB and more.
   bool LengthDelimited(absl::string_view* out) {
     uint64_t size = 0;
-    if (!Varint(&size) || size > static_cast<uint64_t>(end_ - p_)) return false;
+    if (!Varint(&size, 5) || size > INT32_MAX || size > static_cast<uint64_t>(end_ - p_)) {
+      return false;
+    }
     *out = absl::string_view(p_, static_cast<size_t>(size));
     p_ += size;
     return true;
@@ -153,9 +159,16 @@ absl::StatusOr<SplitBatch> SplitPublishBatch(absl::string_view batch, size_t max
           slice.topic = value;
         } else {
           // A message field given more than once is the merge of its
-          // pieces: their concatenation.
-          if (++pieces == 2) merged.assign(slice.envelope.data(), slice.envelope.size());
-          if (pieces >= 2) merged.append(value.data(), value.size());
+          // pieces: their concatenation. A parser reads each piece on its
+          // own, so each must parse.
+          if (++pieces == 2) {
+            if (!ScanEnvelope(slice.envelope).ok()) return Malformed("envelope piece");
+            merged.assign(slice.envelope.data(), slice.envelope.size());
+          }
+          if (pieces >= 2) {
+            if (!ScanEnvelope(value).ok()) return Malformed("envelope piece");
+            merged.append(value.data(), value.size());
+          }
           slice.envelope = value;
         }
       } else if (!fields.Skip(type)) {

@@ -100,7 +100,7 @@ absl::StatusOr<size_t> AppendRecord(const Message& message, uint64_t sequence,
   if (message.serialized()) {
     StoreBytes(p, message.envelope_bytes());
   } else {
-    message.envelope().SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(p));
+    message.parsed()->SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(p));
   }
   p = StoreLE(out->data() + start, payload_size, 4);
   StoreLE(p, PayloadCrc(absl::string_view(payload, payload_size)), 4);

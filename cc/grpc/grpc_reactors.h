@@ -274,6 +274,7 @@ class ClientStreamReactor final
   // The single response, sent when the handler returns.
   bool Write(const google::protobuf::Message& message) override {
     bool own = false;
+    response_->Clear();
     return grpc::SerializationTraits<google::protobuf::Message>::Serialize(message, response_, &own)
         .ok();
   }

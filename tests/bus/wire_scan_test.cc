@@ -75,6 +75,19 @@ TEST(WireScanTest, RefusesWhatAParserRefuses) {
   EXPECT_TRUE(refused(good + "\x0a\x05" "abc"));          // length past the end
   EXPECT_TRUE(refused(good + "\x08"));                    // a varint cut short
   EXPECT_TRUE(refused(good + std::string(11, '\xff')));   // a varint too long
+  // Tags and lengths are read in at most five bytes, even when the extra
+  // bytes are only padding.
+  EXPECT_TRUE(refused(std::string("\x0a\x81\x80\x80\x80\x80\x00\x78", 8)));  // length
+  EXPECT_TRUE(refused(std::string("\x8a\x80\x80\x80\x80\x00\x01\x78", 8)));  // tag
+  {
+    // Padded to exactly five bytes, both are still fine.
+    const std::string padded("\x8a\x80\x80\x80\x00\x81\x80\x80\x80\x00\x78", 11);
+    v1::Envelope parsed;
+    ASSERT_TRUE(parsed.ParseFromString(padded));
+    auto scan = ScanEnvelope(padded);
+    ASSERT_TRUE(scan.ok()) << scan.status();
+    EXPECT_EQ(scan->id, "x");
+  }
   EXPECT_TRUE(refused(std::string("\x12\x02\xc3\x28", 4)));  // source: not UTF-8
   v1::Envelope map_value;
   (*map_value.mutable_extensions())["k"] = "v";
@@ -161,6 +174,11 @@ TEST(WireScanTest, AnEnvelopeInPiecesIsTheirMerge) {
   EXPECT_EQ(merged.SerializeAsString(), parsed_batch.messages(0).envelope().SerializeAsString());
   EXPECT_EQ(merged.id(), "b");
   EXPECT_EQ(merged.source(), "s");
+
+  // Pieces that parse only when put together do not parse.
+  const std::string bad_pieces("\x0a\x0a\x12\x01\x0a\x12\x04\x03" "abc", 12);
+  ASSERT_FALSE(parsed_batch.ParseFromString(bad_pieces));
+  EXPECT_FALSE(SplitPublishBatch(bad_pieces, 1000).ok());
 }
 
 // What DeliveryToProto and the generated serializer would send.
