@@ -3,12 +3,16 @@
 // protobuf parser accepts (and finds the same id), batches split into the
 // same requests, and written deliveries are byte for byte what the generated
 // serializer writes.
+#include <random>
 #include <string>
+
+#include "absl/strings/escaping.h"
 
 #include "bus/bus_service.h"
 #include "bus/delivery_writer.h"
 #include "bus/wire_scan.h"
 #include "cc/codec/proto_time.h"
+#include "google/protobuf/stubs/logging.h"
 #include "gtest/gtest.h"
 
 namespace kei::bus {
@@ -102,6 +106,46 @@ TEST(WireScanTest, RefusesWhatAParserRefuses) {
   // Groups (deprecated) are refused; a parser would accept a matched one, so
   // only the scan is asked.
   EXPECT_FALSE(ScanEnvelope(good + "\xab\x06\xac\x06").ok());
+}
+
+// Random corruptions of valid envelopes (a fixed seed, a bounded count):
+// whatever the scan accepts, the parser accepts, with the same id.
+TEST(WireScanTest, AcceptsNothingTheParserRefusesOnRandomCorruptions) {
+  v1::Envelope any = FullEnvelope();
+  any.mutable_proto_data()->set_type_url("type.googleapis.com/x");
+  const std::string seeds[] = {FullEnvelope().SerializeAsString(), any.SerializeAsString()};
+  std::mt19937 random(20261130);
+  google::protobuf::LogSilencer quiet;  // the parser logs every bad UTF-8 string
+  int accepted = 0, refused = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string bytes = seeds[i % 2];
+    const int edits = 1 + static_cast<int>(random() % 3);
+    for (int e = 0; e < edits; ++e) {
+      const size_t at = random() % bytes.size();
+      switch (random() % 4) {
+        case 0: bytes[at] = static_cast<char>(random()); break;               // replace
+        case 1: bytes.insert(at, 1, static_cast<char>(random())); break;      // insert
+        case 2: bytes.erase(at, 1); break;                                    // delete
+        default: bytes.resize(at); break;                                     // truncate
+      }
+      if (bytes.empty()) bytes = seeds[0];
+    }
+    auto scan = ScanEnvelope(bytes);
+    v1::Envelope parsed;
+    const bool parses = parsed.ParseFromString(bytes);
+    if (scan.ok()) {
+      ++accepted;
+      ASSERT_TRUE(parses) << "scan accepted what the parser refuses: "
+                          << absl::BytesToHexString(bytes);
+      ASSERT_EQ(scan->id, parsed.id());
+      ASSERT_EQ(scan->has_time, parsed.has_time());
+    } else {
+      ++refused;
+    }
+  }
+  // Both outcomes were exercised.
+  EXPECT_GT(accepted, 1000);
+  EXPECT_GT(refused, 1000);
 }
 
 TEST(WireScanTest, DefaultsAppendedParseAsSet) {
