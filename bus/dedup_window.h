@@ -11,7 +11,11 @@
 // next oldest id, so most lookups find their memory already loading. A full
 // window is a million ids by default: the table sits on huge pages, so a
 // lookup's cache miss comes without a page walk, and the insertion-order ring
-// takes 32 bytes per id. An id is parsed once per publish (Key).
+// takes 32 bytes per id. An id is parsed once per publish (Key). A large table
+// grows incrementally: a new table of twice the size takes the inserts while a
+// few entries of the old one move over with each, so no publish waits for a
+// whole rehash (tens of milliseconds at a million ids, under the broker's
+// publish lock).
 #pragma once
 
 #include <cstddef>
@@ -61,7 +65,7 @@ class DedupWindow {
   void Insert(absl::string_view id, uint64_t sequence, absl::Time time) {
     Insert(Key(id), sequence, time);
   }
-  size_t size() const { return uuids_.size() + others_.size(); }
+  size_t size() const { return uuids_.size() + draining_.size() + others_.size(); }
   absl::Duration window() const { return window_; }
 
  private:
@@ -93,16 +97,30 @@ class DedupWindow {
     const Others::value_type* other;  // stays valid: erased only when its last entry pops
   };
 
+  using UuidTable = absl::flat_hash_map<Uuid, Seen, absl::Hash<Uuid>, std::equal_to<Uuid>,
+                                        HugePageAllocator<std::pair<const Uuid, Seen>>>;
+
   static Uuid UuidOf(const Key& key) { return Uuid{key.high_, key.low_}; }
   void Expire(absl::Time now);
   void PopOldest();
+  // Incremental growth: before an insert that could make uuids_ rehash
+  // (absl's tables rehash when live entries plus erased slots reach 7/8 of
+  // the capacity: to grow, or to clear the erased slots in place), uuids_
+  // becomes draining_ and a fresh table for twice its entries replaces it;
+  // each insert then moves a few of draining_'s entries over. An id is in
+  // one of the two tables, never both.
+  void GrowIfFull();
+  void MoveSome();
+  // Removes `uuid` from draining_, if it is there.
+  bool EraseDraining(const Uuid& uuid);
 
   const absl::Duration window_;
   const size_t max_ids_;
   // Tens of MiB read at random: on huge pages (huge_page_allocator.h).
-  absl::flat_hash_map<Uuid, Seen, absl::Hash<Uuid>, std::equal_to<Uuid>,
-                      HugePageAllocator<std::pair<const Uuid, Seen>>>
-      uuids_;
+  UuidTable uuids_;
+  UuidTable draining_;                 // empty unless growing
+  UuidTable::iterator next_to_move_;   // in draining_, while it is not empty
+  size_t erased_ = 0;                  // from uuids_ since it was made: its erased slots, at most
   Others others_;
   std::deque<Inserted> order_;  // insertion order
   uint64_t insertions_ = 0;

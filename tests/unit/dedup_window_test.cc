@@ -117,6 +117,37 @@ TEST(DedupWindowTest, LargeWindowsKeepTheNewestIds) {
   }
 }
 
+// A table that grows while ids are re-inserted and evicted: every id in the
+// window is found with its newest sequence while the old table's entries move
+// to the new one a few at a time, and the count bound holds throughout.
+TEST(DedupWindowTest, GrowingKeepsEveryIdInTheWindow) {
+  constexpr size_t kMax = 60000, kInserted = 200000;
+  DedupWindow window(absl::Hours(1), kMax);
+  auto uuid = [](size_t i) { return absl::StrFormat("%08x-0000-4000-8000-%012x", i, i * 31); };
+  size_t next = 0;  // ids 0..next-1 inserted; every 10th is inserted again later
+  for (size_t n = 0; n < kInserted; ++n) {
+    if (n % 10 == 9 && next > 5000) {
+      const size_t again = next - 5000;  // still in the window
+      window.Insert(uuid(again), 1000000 + n, kT0);
+      ASSERT_EQ(window.Find(uuid(again), kT0), 1000000 + n);
+    } else {
+      window.Insert(uuid(next), next + 1, kT0);
+      ++next;
+    }
+    ASSERT_LE(window.size(), kMax);
+    if (n % 1999 == 0) {
+      // Ids across the window, in both tables while growing.
+      for (size_t back = 1; back <= kMax * 8 / 10 && back <= next; back += 97) {
+        ASSERT_TRUE(window.Find(uuid(next - back), kT0).has_value()) << n << " " << back;
+      }
+    }
+  }
+  EXPECT_EQ(window.size(), kMax);
+  // The oldest ids are gone; the newest are found with their sequence.
+  EXPECT_FALSE(window.Find(uuid(0), kT0).has_value());
+  EXPECT_EQ(window.Find(uuid(next - 1), kT0), next);
+}
+
 TEST(DedupWindowTest, ZeroWindowRemembersNothing) {
   DedupWindow window(absl::ZeroDuration(), 100);
   window.Insert("a", 1, kT0);
