@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "cc/codec/proto_time.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace kei::bus {
@@ -16,22 +17,13 @@ constexpr uint32_t kTopic = 1, kSequence = 2, kEnvelope = 3, kAckId = 4, kAttemp
                    kReplyTo = 6, kPublishTime = 7;
 constexpr uint32_t kVarintType = 0, kLengthDelimitedType = 2;
 
-size_t VarintSize(uint64_t value) {
-  size_t n = 1;
-  while (value >= 0x80) {
-    value >>= 7;
-    ++n;
-  }
-  return n;
-}
+using google::protobuf::io::CodedOutputStream;
+
+size_t VarintSize(uint64_t value) { return CodedOutputStream::VarintSize64(value); }
 
 char* PutVarint(uint64_t value, char* p) {
-  while (value >= 0x80) {
-    *p++ = static_cast<char>(value | 0x80);
-    value >>= 7;
-  }
-  *p++ = static_cast<char>(value);
-  return p;
+  return reinterpret_cast<char*>(
+      CodedOutputStream::WriteVarint64ToArray(value, reinterpret_cast<uint8_t*>(p)));
 }
 
 // Sizes and writers of proto3 fields; empty strings and zeros are left out,

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cc/codec/proto_time.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/stubs/common.h"
 #include "google/protobuf/timestamp.pb.h"
 
@@ -13,7 +14,9 @@ namespace {
 
 enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
 
-// A forward-only reader over serialized protobuf.
+// A forward-only reader over serialized protobuf. Not CodedInputStream: it
+// reads a 32-bit varint (a tag, a length) in up to ten bytes, where the parser
+// stops at five, and the scan must refuse what the parser refuses.
 class WireReader {
  public:
   explicit WireReader(absl::string_view bytes) : p_(bytes.data()), end_(p_ + bytes.size()) {}
@@ -112,11 +115,9 @@ constexpr uint32_t kEnvelopeStrings = 1u << 1 | 1u << 2 | 1u << 3 | 1u << 4 | 1u
                                       1u << 7 | 1u << 8 | 1u << 9;
 
 void AppendVarint(uint64_t value, std::string* out) {
-  while (value >= 0x80) {
-    out->push_back(static_cast<char>(value | 0x80));
-    value >>= 7;
-  }
-  out->push_back(static_cast<char>(value));
+  uint8_t buffer[10];
+  const uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(value, buffer);
+  out->append(reinterpret_cast<const char*>(buffer), end - buffer);
 }
 
 void AppendLengthDelimited(uint32_t number, absl::string_view value, std::string* out) {

@@ -2,13 +2,14 @@
 // as they are: through a message of the declared type.
 #include "clients/transport.h"
 
+#include "cc/codec/proto_codec.h"
+
 namespace kei {
 
 bool ClientStream::WriteSerialized(const google::protobuf::Message& declared,
                                    absl::string_view bytes) {
-  std::unique_ptr<google::protobuf::Message> message(declared.New());
-  if (!message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
-  return Write(*message);
+  auto message = ProtoCodec().UnmarshalNew(declared, bytes);
+  return message.ok() && Write(**message);
 }
 
 }  // namespace kei

@@ -26,4 +26,11 @@ absl::Status ProtoCodec::Unmarshal(absl::string_view data,
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::unique_ptr<google::protobuf::Message>> ProtoCodec::UnmarshalNew(
+    const google::protobuf::Message& prototype, absl::string_view data) const {
+  std::unique_ptr<google::protobuf::Message> message(prototype.New());
+  if (absl::Status s = Unmarshal(data, message.get()); !s.ok()) return s;
+  return message;
+}
+
 }  // namespace kei

@@ -1,15 +1,15 @@
 #include "clients/ws/ws_transport.h"
 
-#include "absl/functional/function_ref.h"
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "cc/codec/proto_codec.h"
 #include "clients/ws/ws_call.h"
 
 namespace kei {
@@ -431,12 +431,9 @@ absl::StatusOr<ws::CallMessage> WsTransport::EncodeSerializedCallMessage(
     proto = proto_frames_;
   }
   if (proto) return ws::CallMessage{std::string(bytes), true};
-  std::unique_ptr<Message> message(declared.New());
-  if (!message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a serialized ", declared.GetDescriptor()->full_name(), " did not parse"));
-  }
-  return ws::EncodeCallMessage(*message, false);
+  auto message = ProtoCodec().UnmarshalNew(declared, bytes);
+  if (!message.ok()) return message.status();
+  return ws::EncodeCallMessage(**message, false);
 }
 
 absl::Status WsTransport::SendCallFrame(v1::StreamFrame frame, ws::CallMessage message) {

@@ -27,6 +27,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::Collect;
+using testing::MustSubscribe;
 using testing::Payloads;
 using testing::Text;
 
@@ -229,10 +230,8 @@ bool Inside(const Message& message, absl::string_view buffer) {
 TEST(EmbeddedBrokerTest, AWholeSerializedBatchIsStoredAsItCame) {
   auto broker = OpenKeeping(3);
   ASSERT_TRUE(broker.ok());
-  SubscribeSpec spec;
-  spec.pattern = "bytes.>";
-  auto sub = (*broker)->Subscribe(spec);
-  ASSERT_TRUE(sub.ok());
+  auto sub = MustSubscribe(**broker, "bytes.>");
+  ASSERT_NE(sub, nullptr);
   v1::PublishBatchRequest batch;
   AddMessage(batch, "bytes.a", "one", "id-1");
   AddMessage(batch, "bytes.b", "two", "id-2");
@@ -245,7 +244,7 @@ TEST(EmbeddedBrokerTest, AWholeSerializedBatchIsStoredAsItCame) {
   for (const auto& r : *results) ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ((*results)[1]->id, "id-2");
 
-  auto got = Collect(**sub, 2);
+  auto got = Collect(*sub, 2);
   ASSERT_EQ(got.size(), 2u);
   // The envelopes are the bytes the publisher sent, uncopied.
   EXPECT_TRUE(Inside(*got[0].message, buffer));
@@ -264,10 +263,8 @@ TEST(EmbeddedBrokerTest, AWholeSerializedBatchIsStoredAsItCame) {
 TEST(EmbeddedBrokerTest, ABatchWithUncountedBytesIsStoredAsCopies) {
   auto broker = OpenKeeping(3);
   ASSERT_TRUE(broker.ok());
-  SubscribeSpec spec;
-  spec.pattern = "bytes.>";
-  auto sub = (*broker)->Subscribe(spec);
-  ASSERT_TRUE(sub.ok());
+  auto sub = MustSubscribe(**broker, "bytes.>");
+  ASSERT_NE(sub, nullptr);
   v1::PublishBatchRequest defaults;
   AddMessage(defaults, "bytes.a", "one", "id-1");
   AddMessage(defaults, "bytes.b", "two", "", /*timed=*/false);  // the broker fills both in
@@ -289,7 +286,7 @@ TEST(EmbeddedBrokerTest, ABatchWithUncountedBytesIsStoredAsCopies) {
   ASSERT_TRUE(results.ok()) << results.status();
   ASSERT_TRUE((*results)[0].ok());
 
-  auto got = Collect(**sub, 3);
+  auto got = Collect(*sub, 3);
   ASSERT_EQ(got.size(), 3u);
   EXPECT_THAT(Payloads(got), ElementsAre("one", "two", "three"));
   EXPECT_FALSE(Inside(*got[0].message, buffer));
@@ -344,10 +341,8 @@ TEST(EmbeddedBrokerTest, AnEnvelopeThatDoesNotParseIsRefusedAlone) {
 TEST(EmbeddedBrokerTest, APartlyStoredBatchIsStoredAsCopies) {
   auto broker = EmbeddedBroker::Open(std::make_unique<MemoryLog>());
   ASSERT_TRUE(broker.ok());
-  SubscribeSpec spec;
-  spec.pattern = "part.>";
-  auto sub = (*broker)->Subscribe(spec);
-  ASSERT_TRUE(sub.ok());
+  auto sub = MustSubscribe(**broker, "part.>");
+  ASSERT_NE(sub, nullptr);
 
   v1::PublishBatchRequest refused;
   AddMessage(refused, "part.a", "one", "id-1");
@@ -379,7 +374,7 @@ TEST(EmbeddedBrokerTest, APartlyStoredBatchIsStoredAsCopies) {
   EXPECT_TRUE((*results)[2]->duplicate);
   EXPECT_EQ((*results)[2]->sequence, (*results)[0]->sequence);
 
-  auto got = Collect(**sub, 2);
+  auto got = Collect(*sub, 2);
   EXPECT_THAT(Payloads(got), ElementsAre("one", "two"));
   ASSERT_EQ(got.size(), 2u);
   EXPECT_FALSE(Inside(*got[0].message, refused_buffer));
